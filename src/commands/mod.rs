@@ -1,0 +1,21 @@
+//! The subcommands, as library functions the binary (and tests) call. Each returns the exit
+//! code: 0 every check passed, 1 a signal failed; configuration errors come back as `Err`
+//! (exit 2).
+
+pub mod demo;
+pub mod emit;
+pub mod lab;
+
+use crate::cli::{Cli, Command};
+use crate::config::ConfigError;
+use crate::config::env::EnvSnapshot;
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<u8, ConfigError> {
+    let env = EnvSnapshot::from_process();
+    match cli.command {
+        Command::Emit(args) => emit::run(&args, &env).await,
+        Command::Lab(args) => lab::run(&args).await,
+        Command::Demo(args) => demo::run(&args).await,
+    }
+}

@@ -1,0 +1,4 @@
+//! Diagnosis: turning transport errors and responses into a small closed set of classes a
+//! person (and an alert) can act on.
+
+pub mod error_class;

@@ -1,0 +1,196 @@
+//! OTLP/HTTP transport (protobuf or JSON) over reqwest with our rustls configuration. One
+//! attempt = one POST; the caller decides about retries.
+
+use super::encoding::Encoding;
+use super::outcome::{Attempt, ExportError, Response};
+use super::response::{decode_partial_success, describe_error_body};
+use super::tls;
+use crate::config::ConfigError;
+use crate::config::otlp::{Compression, SignalTarget};
+use crate::diagnose::error_class::{ErrorClass, chain_text, classify_chain, http_status_retryable};
+use bytes::Bytes;
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Clients should not read more than this of an answer (OTLP spec recommendation).
+const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// The request timeout runs this much past the connect timeout, so a connection that never
+/// opens is reported as `connect_timeout`, not `timeout`.
+const CONNECT_GRACE: Duration = Duration::from_millis(100);
+
+pub const USER_AGENT: &str = concat!("otel-canary/", env!("CARGO_PKG_VERSION"));
+
+/// A reusable HTTP client for one signal's target.
+#[derive(Clone, Debug)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+}
+
+impl HttpTransport {
+    pub fn new(target: &SignalTarget) -> Result<Self, ConfigError> {
+        let tls = tls::client_config(&target.tls, &[b"http/1.1"])?;
+        let mut builder = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .user_agent(USER_AGENT)
+            .http1_only()
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(t) = target.timeout.value {
+            builder = builder.connect_timeout(t);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| ConfigError::new("http client", chain_text(&e)))?;
+        Ok(HttpTransport { client })
+    }
+
+    /// POSTs one already-encoded (and, if configured, compressed) body.
+    pub async fn send(
+        &self,
+        target: &SignalTarget,
+        encoding: Encoding,
+        body: Bytes,
+        number: u32,
+    ) -> Attempt {
+        let started = Instant::now();
+        let mut req = self
+            .client
+            .post(target.url.value.clone())
+            .header(CONTENT_TYPE, encoding.content_type())
+            .body(body);
+        if target.compression.value == Compression::Gzip {
+            req = req.header(CONTENT_ENCODING, "gzip");
+        }
+        for h in &target.headers {
+            req = req.header(h.name.as_str(), h.value.as_str());
+        }
+        if let Some(t) = target.timeout.value {
+            req = req.timeout(t + CONNECT_GRACE);
+        }
+        let result = async {
+            let mut resp = req.send().await?;
+            let status = resp.status();
+            let content_type = resp
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let retry_after = resp
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await? {
+                let room = MAX_RESPONSE_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= MAX_RESPONSE_BYTES {
+                    break;
+                }
+            }
+            Ok::<_, reqwest::Error>((status, content_type, retry_after, body))
+        }
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        let mut attempt = Attempt {
+            number,
+            seconds,
+            response: None,
+            partial_success: None,
+            error: None,
+            retryable: false,
+            retry_after_seconds: None,
+        };
+        match result {
+            Err(e) => {
+                let class = if e.is_timeout() {
+                    if e.is_connect() {
+                        ErrorClass::ConnectTimeout
+                    } else {
+                        ErrorClass::Timeout
+                    }
+                } else {
+                    classify_chain(&e, e.is_connect())
+                };
+                let e = e.without_url();
+                attempt.error = Some(ExportError::new(class, chain_text(&e)));
+                // A disconnect with no answer may be retried (OTLP spec); a refused or
+                // mis-spoken connection will not get better by itself.
+                attempt.retryable = matches!(
+                    class,
+                    ErrorClass::Timeout | ErrorClass::Transport | ErrorClass::ConnectTimeout
+                );
+            }
+            Ok((status, content_type, retry_after, body)) => {
+                attempt.response = Some(Response::Http {
+                    status: status.as_u16(),
+                    reason: status.canonical_reason().unwrap_or("").to_string(),
+                    content_type: content_type.clone(),
+                    body_bytes: body.len(),
+                });
+                attempt.retry_after_seconds = retry_after.map(|d| d.as_secs_f64());
+                if status.is_success() {
+                    match decode_partial_success(
+                        target.signal,
+                        &body,
+                        content_type.as_deref(),
+                        encoding,
+                    ) {
+                        Ok(ps) => {
+                            if let Some(p) = ps.as_ref().filter(|p| p.rejected > 0) {
+                                attempt.error = Some(ExportError::new(
+                                    ErrorClass::PartialSuccess,
+                                    format!("{} rejected: {}", p.rejected, p.message),
+                                ));
+                            }
+                            attempt.partial_success = ps;
+                        }
+                        Err(msg) => attempt.error = Some(ExportError::new(ErrorClass::Body, msg)),
+                    }
+                } else {
+                    let text = describe_error_body(&body, content_type.as_deref());
+                    let summary = format!(
+                        "HTTP {} {}",
+                        status.as_u16(),
+                        status.canonical_reason().unwrap_or("")
+                    );
+                    let message = if text.is_empty() {
+                        summary
+                    } else {
+                        format!("{summary}: {text}")
+                    };
+                    attempt.error = Some(ExportError::new(ErrorClass::HttpStatus, message));
+                    attempt.retryable = http_status_retryable(status.as_u16());
+                }
+            }
+        }
+        attempt
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP-date.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,120 @@
+//! The `emit` report for people: one row per signal, then the details that explain any
+//! failure (class, server text), the settings that chose each endpoint, and warnings.
+
+use super::{EmitReport, fmt_bytes, fmt_seconds};
+use comfy_table::{Cell, Table, presets};
+use owo_colors::{OwoColorize, Stream};
+
+fn paint_ok(s: &str, ok: bool) -> String {
+    if ok {
+        s.if_supports_color(Stream::Stdout, |t| t.green())
+            .to_string()
+    } else {
+        s.if_supports_color(Stream::Stdout, |t| t.red()).to_string()
+    }
+}
+
+/// Renders the report as text.
+pub fn render(r: &EmitReport) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "probe {}  trace {}  marker {}\n",
+        r.probe.probe_id, r.probe.trace_id, r.probe.marker
+    ));
+    out.push_str(&format!(
+        "service.name={} ({})  service.instance.id={} ({})\n\n",
+        r.resource.service_name.value,
+        r.resource.service_name.source,
+        r.resource.service_instance_id.value,
+        r.resource.service_instance_id.source
+    ));
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING);
+    table.set_header([
+        "SIGNAL", "RESULT", "RESPONSE", "TIME", "SENT", "PROTOCOL", "URL",
+    ]);
+    for o in &r.exports {
+        let last = o.last();
+        let result = match (&last.error, last.warning()) {
+            (Some(e), _) => paint_ok(&format!("FAILED {}", e.class), false),
+            (None, Some(_)) => paint_ok("ok (warning)", true),
+            (None, None) => paint_ok("ok", true),
+        };
+        let response = last
+            .response
+            .as_ref()
+            .map(|r| r.summary())
+            .unwrap_or_else(|| "no answer".into());
+        let sent = o
+            .bytes_sent
+            .map(fmt_bytes)
+            .unwrap_or_else(|| format!("{} (gzip)", fmt_bytes(o.payload_bytes)));
+        table.add_row(vec![
+            Cell::new(o.signal),
+            Cell::new(result),
+            Cell::new(response),
+            Cell::new(fmt_seconds(o.seconds())),
+            Cell::new(sent),
+            Cell::new(o.protocol.value),
+            Cell::new(o.url.value.as_str()),
+        ]);
+    }
+    out.push_str(&table.to_string());
+    out.push('\n');
+
+    let mut details = Vec::new();
+    for o in &r.exports {
+        if o.attempts.len() > 1 {
+            for a in &o.attempts {
+                let what = match (&a.error, &a.response) {
+                    (Some(e), _) => format!("{}: {}", e.class, e.message),
+                    (None, Some(resp)) => resp.summary(),
+                    (None, None) => "ok".into(),
+                };
+                details.push(format!(
+                    "{} attempt {}: {} in {}",
+                    o.signal,
+                    a.number,
+                    what,
+                    fmt_seconds(a.seconds)
+                ));
+            }
+        } else if let Some(e) = &o.last().error {
+            details.push(format!("{} {}: {}", o.signal, e.class, e.message));
+        }
+        if let Some(w) = o.last().warning() {
+            details.push(format!("{} partial success warning: {w}", o.signal));
+        }
+    }
+    if !details.is_empty() {
+        out.push('\n');
+        for d in details {
+            out.push_str(&format!("  {d}\n"));
+        }
+    }
+
+    out.push_str("\nchosen by:\n");
+    for o in &r.exports {
+        out.push_str(&format!(
+            "  {:<6} url {}; protocol {}; compression {}\n",
+            o.signal, o.url.source, o.protocol.source, o.compression
+        ));
+        for h in &o.headers {
+            out.push_str(&format!(
+                "         header {}: {} ({})\n",
+                h.name, h.value, h.source
+            ));
+        }
+    }
+    for w in &r.warnings {
+        let line = format!("warning: {w}");
+        out.push_str(&format!(
+            "\n{}",
+            line.if_supports_color(Stream::Stdout, |t| t.yellow())
+        ));
+    }
+    if !r.warnings.is_empty() {
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,78 @@
+//! The `emit --output json` document. Schema (stable; additions only) in docs/json-output.md.
+
+use super::{EmitReport, ProbeView, ResourceView};
+use crate::config::Sourced;
+use crate::config::headers::ShownHeader;
+use crate::config::otlp::{Compression, Protocol};
+use crate::diagnose::error_class::ErrorClass;
+use crate::emit::outcome::{Attempt, ExportOutcome, PartialSuccess, Response};
+use crate::signal::Signal;
+use serde::Serialize;
+
+pub const SCHEMA: &str = "otel-canary/emit/v1";
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    schema: &'static str,
+    ok: bool,
+    probe: &'a ProbeView,
+    resource: &'a ResourceView,
+    warnings: &'a [String],
+    signals: Vec<SignalDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct SignalDoc<'a> {
+    signal: Signal,
+    ok: bool,
+    /// Error class of the final attempt, if it failed.
+    reason: Option<ErrorClass>,
+    message: Option<&'a str>,
+    warning: Option<&'a str>,
+    url: Sourced<String>,
+    protocol: &'a Sourced<Protocol>,
+    compression: Compression,
+    headers: &'a [ShownHeader],
+    response: Option<&'a Response>,
+    partial_success: Option<&'a PartialSuccess>,
+    payload_bytes: usize,
+    bytes_sent: Option<usize>,
+    seconds: f64,
+    attempts: &'a [Attempt],
+}
+
+fn signal_doc(o: &ExportOutcome) -> SignalDoc<'_> {
+    let last = o.last();
+    SignalDoc {
+        signal: o.signal,
+        ok: o.accepted(),
+        reason: last.error.as_ref().map(|e| e.class),
+        message: last.error.as_ref().map(|e| e.message.as_str()),
+        warning: last.warning(),
+        url: Sourced::new(o.url.value.to_string(), o.url.source.clone()),
+        protocol: &o.protocol,
+        compression: o.compression,
+        headers: &o.headers,
+        response: last.response.as_ref(),
+        partial_success: last.partial_success.as_ref(),
+        payload_bytes: o.payload_bytes,
+        bytes_sent: o.bytes_sent,
+        seconds: o.seconds(),
+        attempts: &o.attempts,
+    }
+}
+
+/// Renders the report as one JSON document (pretty-printed, newline-terminated).
+pub fn render(r: &EmitReport) -> String {
+    let doc = Doc {
+        schema: SCHEMA,
+        ok: r.ok(),
+        probe: &r.probe,
+        resource: &r.resource,
+        warnings: &r.warnings,
+        signals: r.exports.iter().map(signal_doc).collect(),
+    };
+    let mut s = serde_json::to_string_pretty(&doc).expect("report serialises");
+    s.push('\n');
+    s
+}
