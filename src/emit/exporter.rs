@@ -19,6 +19,7 @@ use flate2::write::GzEncoder;
 use futures_util::future::join_all;
 use prost::Message;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest wait between retries, whatever the server's `Retry-After` asks for.
@@ -33,12 +34,12 @@ enum Transport {
 struct Lane {
     target: SignalTarget,
     transport: Transport,
+    retries: u32,
 }
 
 /// Exports probes to a resolved target.
 pub struct Exporter {
-    lanes: Vec<Lane>,
-    retries: u32,
+    lanes: Vec<Arc<Lane>>,
 }
 
 /// Builds one signal's payload for a probe.
@@ -73,16 +74,14 @@ impl Exporter {
                     Protocol::Grpc => Transport::Grpc(GrpcTransport::new(t)?),
                     _ => Transport::Http(HttpTransport::new(t)?),
                 };
-                Ok(Lane {
+                Ok(Arc::new(Lane {
                     target: t.clone(),
                     transport,
-                })
+                    retries: target.retries,
+                }))
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
-        Ok(Exporter {
-            lanes,
-            retries: target.retries,
-        })
+        Ok(Exporter { lanes })
     }
 
     /// The signals this exporter sends.
@@ -128,7 +127,7 @@ impl Exporter {
             }
         };
         let mut attempts: Vec<Attempt> = Vec::new();
-        for number in 1..=self.retries + 1 {
+        for number in 1..=lane.retries + 1 {
             let attempt = match (&lane.transport, &http_body) {
                 (Transport::Http(h), Some((enc, body))) => {
                     h.send(t, *enc, body.clone(), number).await
@@ -136,7 +135,7 @@ impl Exporter {
                 (Transport::Grpc(g), _) => g.send(t, &payload, number).await,
                 (Transport::Http(_), None) => unreachable!("HTTP lanes always have a body"),
             };
-            let again = attempt.error.is_some() && attempt.retryable && number <= self.retries;
+            let again = attempt.error.is_some() && attempt.retryable && number <= lane.retries;
             let wait = attempt
                 .retry_after_seconds
                 .map(Duration::from_secs_f64)

@@ -145,6 +145,7 @@ impl GrpcTransport {
                 return attempt;
             }
         };
+        tracing::debug!(signal = %target.signal, connect_ms = started.elapsed().as_secs_f64() * 1e3, "gRPC connected");
         let remaining = deadline.map(|d| d.saturating_sub(started.elapsed()));
         let gzip = target.compression.value == Compression::Gzip;
         let call = self.export(channel, payload, gzip);
