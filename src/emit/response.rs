@@ -147,6 +147,7 @@ fn clip(s: &str) -> String {
 pub fn quote(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let printable: String = text
+        .trim()
         .chars()
         .map(|c| if c.is_control() && c != ' ' { '·' } else { c })
         .collect();

@@ -1,0 +1,390 @@
+//! Every failure produces the right class, the server's own words, and exit code 1; the real
+//! backends' success shapes (Loki 204, Mimir empty 200) count as success.
+
+mod common;
+
+use common::{Canned, fixture_bytes, json_out, replay, run_bin_async, signal};
+use otel_canary::lab::SignalFault;
+use otel_canary::signal::Signal;
+use std::time::Duration;
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+async fn emit_json(extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut a = args(&["emit", "--output", "json"]);
+    a.extend(args(extra));
+    let out = run_bin_async(a, vec![]).await;
+    (out.status.code(), json_out(&out))
+}
+
+#[tokio::test]
+async fn partial_success_is_a_failure_with_the_servers_message() {
+    for protocol in ["http/protobuf", "http/json", "grpc"] {
+        let lab = common::lab().await;
+        lab.state.faults.set(
+            Signal::Trace,
+            SignalFault {
+                partial: Some((1, "span too old".into())),
+                ..Default::default()
+            },
+        );
+        lab.state.faults.set(
+            Signal::Log,
+            SignalFault {
+                partial: Some((0, "just a warning".into())),
+                ..Default::default()
+            },
+        );
+        let ep = if protocol == "grpc" {
+            lab.grpc_base(false)
+        } else {
+            lab.http_base(false)
+        };
+        let (code, doc) = emit_json(&["--endpoint", &ep, "--protocol", protocol]).await;
+        assert_eq!(code, Some(1), "{protocol}");
+        let trace = signal(&doc, "trace");
+        assert_eq!(trace["reason"], "partial_success", "{protocol}: {trace}");
+        assert_eq!(trace["partial_success"]["rejected"], 1);
+        assert_eq!(trace["partial_success"]["message"], "span too old");
+        let log = signal(&doc, "log");
+        assert_eq!(log["ok"], true, "zero rejected is a warning only");
+        assert_eq!(log["warning"], "just a warning");
+        assert_eq!(signal(&doc, "metric")["ok"], true);
+    }
+}
+
+#[tokio::test]
+async fn http_4xx_and_5xx_are_http_status_with_retries_reported() {
+    let lab = common::lab().await;
+    lab.state.faults.set(
+        Signal::Trace,
+        SignalFault {
+            status: Some(400),
+            ..Default::default()
+        },
+    );
+    lab.state.faults.set(
+        Signal::Log,
+        SignalFault {
+            status: Some(503),
+            retry_after: Some(0),
+            ..Default::default()
+        },
+    );
+    let (code, doc) = emit_json(&["--endpoint", &lab.http_base(false), "--retries", "2"]).await;
+    assert_eq!(code, Some(1));
+    let trace = signal(&doc, "trace");
+    assert_eq!(trace["reason"], "http_status");
+    assert_eq!(trace["response"]["status"], 400);
+    assert!(
+        trace["message"]
+            .as_str()
+            .unwrap()
+            .contains("lab fault: answering 400"),
+        "{trace}"
+    );
+    assert_eq!(
+        trace["attempts"].as_array().unwrap().len(),
+        1,
+        "400 is not retryable"
+    );
+    let log = signal(&doc, "log");
+    assert_eq!(log["reason"], "http_status");
+    assert_eq!(log["response"]["status"], 503);
+    let attempts = log["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "503 retried twice: {log}");
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["retryable"] == true && a["retry_after_seconds"] == 0.0)
+    );
+    assert_eq!(signal(&doc, "metric")["ok"], true);
+}
+
+#[tokio::test]
+async fn grpc_status_from_the_server() {
+    let lab = common::lab().await;
+    lab.state.faults.set(
+        Signal::Metric,
+        SignalFault {
+            status: Some(401),
+            ..Default::default()
+        },
+    );
+    let (code, doc) = emit_json(&["--endpoint", &lab.grpc_base(false), "--protocol", "grpc"]).await;
+    assert_eq!(code, Some(1));
+    let m = signal(&doc, "metric");
+    assert_eq!(m["reason"], "grpc_status");
+    assert_eq!(m["response"]["code"], 16);
+    assert_eq!(m["response"]["name"], "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn connection_refused_on_both_transports() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for protocol in ["http/protobuf", "grpc"] {
+        let (code, doc) = emit_json(&[
+            "--endpoint",
+            &format!("http://127.0.0.1:{port}"),
+            "--protocol",
+            protocol,
+        ])
+        .await;
+        assert_eq!(code, Some(1));
+        for s in ["trace", "log", "metric"] {
+            assert_eq!(
+                signal(&doc, s)["reason"],
+                "connect_refused",
+                "{protocol} {s}"
+            );
+            assert!(signal(&doc, s)["response"].is_null());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slow_answer_is_a_timeout_within_the_deadline() {
+    for protocol in ["http/json", "grpc"] {
+        let lab = common::lab().await;
+        lab.state.faults.set(
+            Signal::Log,
+            SignalFault {
+                delay: Duration::from_secs(3),
+                ..Default::default()
+            },
+        );
+        let ep = if protocol == "grpc" {
+            lab.grpc_base(false)
+        } else {
+            lab.http_base(false)
+        };
+        let started = std::time::Instant::now();
+        let (code, doc) = emit_json(&[
+            "--endpoint",
+            &ep,
+            "--protocol",
+            protocol,
+            "--export-timeout",
+            "300ms",
+            "--signals",
+            "log",
+        ])
+        .await;
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "must not wait for the slow server"
+        );
+        assert_eq!(code, Some(1));
+        let log = signal(&doc, "log");
+        assert_eq!(log["reason"], "timeout", "{protocol}: {log}");
+        let secs = log["seconds"].as_f64().unwrap();
+        assert!((0.29..1.5).contains(&secs), "{secs}");
+    }
+}
+
+#[tokio::test]
+async fn protocol_mismatch_both_ways() {
+    let lab = common::lab().await;
+    // HTTP/1.1 to the gRPC port.
+    let (code, doc) = emit_json(&["--endpoint", &lab.grpc_base(false), "--signals", "trace"]).await;
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        signal(&doc, "trace")["reason"],
+        "protocol_mismatch",
+        "{doc}"
+    );
+    // gRPC to the HTTP port.
+    let (code, doc) = emit_json(&[
+        "--endpoint",
+        &lab.http_base(false),
+        "--protocol",
+        "grpc",
+        "--signals",
+        "trace",
+    ])
+    .await;
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        signal(&doc, "trace")["reason"],
+        "protocol_mismatch",
+        "{doc}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_path_is_the_collectors_404() {
+    let lab = common::lab().await;
+    let url = format!("{}/otlp/v1/logs", lab.http_base(false));
+    let (code, doc) = emit_json(&["--logs-endpoint", &url, "--signals", "log"]).await;
+    assert_eq!(code, Some(1));
+    let log = signal(&doc, "log");
+    assert_eq!(log["response"]["status"], 404);
+    assert!(
+        log["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("404 page not found"),
+        "{log}"
+    );
+}
+
+/// Loki answers 204 with no body; Mimir 200 with an empty body and no Content-Type; Tempo and
+/// the collector 200 with `0a 00` or `{"partialSuccess":{}}`. All are success.
+#[tokio::test]
+async fn every_real_success_shape_is_success() {
+    let shapes = [
+        (
+            "loki 204",
+            Canned {
+                status: 204,
+                content_type: None,
+                body: vec![],
+            },
+        ),
+        (
+            "mimir empty 200",
+            Canned {
+                status: 200,
+                content_type: None,
+                body: vec![],
+            },
+        ),
+        (
+            "tempo json",
+            Canned {
+                status: 200,
+                content_type: Some("application/json"),
+                body: fixture_bytes("tempo/otlp-http-json-response.json"),
+            },
+        ),
+        (
+            "tempo proto",
+            Canned {
+                status: 200,
+                content_type: Some("application/x-protobuf"),
+                body: fixture_bytes("tempo/otlp-http-proto-response.bin"),
+            },
+        ),
+        (
+            "collector json",
+            Canned {
+                status: 200,
+                content_type: Some("application/json"),
+                body: fixture_bytes("collector/otlp-http-json-traces-response.json"),
+            },
+        ),
+    ];
+    for (name, canned) in shapes {
+        let addr = replay(canned).await;
+        let (code, doc) = emit_json(&["--endpoint", &format!("http://{addr}")]).await;
+        assert_eq!(code, Some(0), "{name}: {doc}");
+    }
+}
+
+/// Real error bodies: the server's own words reach the report.
+#[tokio::test]
+async fn real_error_bodies_are_quoted() {
+    let cases = [
+        (
+            Canned {
+                status: 400,
+                content_type: Some("application/octet-stream"),
+                body: fixture_bytes("mimir/otlp-metrics-out-of-order.bin"),
+            },
+            "err-mimir-sample-out-of-order",
+        ),
+        (
+            Canned {
+                status: 400,
+                content_type: Some("application/octet-stream"),
+                body: fixture_bytes("loki/otlp-logs-malformed-json.bin"),
+            },
+            "",
+        ),
+        (
+            Canned {
+                status: 400,
+                content_type: Some("application/json"),
+                body: fixture_bytes("tempo/otlp-http-json-malformed.json"),
+            },
+            "readSpan.traceId",
+        ),
+        (
+            Canned {
+                status: 415,
+                content_type: Some("text/plain"),
+                body: fixture_bytes("collector/wrong-content-type-text-plain.txt"),
+            },
+            "415 unsupported media type",
+        ),
+    ];
+    for (canned, words) in cases {
+        let body_text = String::from_utf8_lossy(&canned.body).to_string();
+        let addr = replay(canned).await;
+        let (code, doc) = emit_json(&[
+            "--endpoint",
+            &format!("http://{addr}"),
+            "--signals",
+            "metric",
+        ])
+        .await;
+        assert_eq!(code, Some(1));
+        let m = signal(&doc, "metric");
+        assert_eq!(m["reason"], "http_status");
+        let msg = m["message"].as_str().unwrap();
+        assert!(msg.contains(words), "{msg}");
+        assert!(
+            msg.len() > 16 && !msg.contains('\u{0}'),
+            "{msg} (from {body_text})"
+        );
+    }
+}
+
+/// A 2xx page that is not an OTLP answer (a proxy, a web server) is class `body`.
+#[tokio::test]
+async fn a_non_otlp_2xx_is_a_body_error() {
+    let addr = replay(Canned {
+        status: 200,
+        content_type: Some("text/html"),
+        body: b"<html>welcome</html>".to_vec(),
+    })
+    .await;
+    let (code, doc) = emit_json(&[
+        "--endpoint",
+        &format!("http://{addr}"),
+        "--signals",
+        "trace",
+    ])
+    .await;
+    assert_eq!(code, Some(1));
+    assert_eq!(signal(&doc, "trace")["reason"], "body");
+}
+
+#[tokio::test]
+async fn unresolvable_host_is_dns() {
+    let (code, doc) = emit_json(&[
+        "--endpoint",
+        "http://no-such-host.invalid:4318",
+        "--signals",
+        "trace",
+    ])
+    .await;
+    assert_eq!(code, Some(1));
+    assert_eq!(signal(&doc, "trace")["reason"], "dns");
+    let (code, doc) = emit_json(&[
+        "--endpoint",
+        "http://no-such-host.invalid:4317",
+        "--protocol",
+        "grpc",
+        "--signals",
+        "trace",
+    ])
+    .await;
+    assert_eq!(code, Some(1));
+    assert_eq!(signal(&doc, "trace")["reason"], "dns");
+}
