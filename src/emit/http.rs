@@ -52,9 +52,16 @@ impl HttpTransport {
         number: u32,
     ) -> Attempt {
         let started = Instant::now();
+        let mut url = target.url.value.clone();
+        if target.headers.iter().any(|h| h.name == "authorization") {
+            // An explicit Authorization header wins over credentials in the URL (which reqwest
+            // would otherwise turn into Basic auth, replacing the header).
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+        }
         let mut req = self
             .client
-            .post(target.url.value.clone())
+            .post(url)
             .header(CONTENT_TYPE, encoding.content_type())
             .body(body);
         if target.compression.value == Compression::Gzip {

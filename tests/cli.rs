@@ -1,0 +1,159 @@
+//! The command line: secrets never printed (but still sent), bad input exits 2 naming the
+//! input and never panics, and every subcommand's --help teaches with an example.
+
+mod common;
+
+use common::{run_bin, run_bin_async, stderr, stdout};
+use otel_canary::signal::Signal;
+
+#[tokio::test]
+async fn credentials_are_sent_but_never_printed() {
+    let lab = common::lab().await;
+    let secret_flag = "Bearer flag-secret-7f3a9";
+    let secret_env = "env-secret-c41d2";
+    for output in ["human", "json"] {
+        let out = run_bin_async(
+            vec![
+                "emit".into(),
+                "--output".into(),
+                output.into(),
+                "--endpoint".into(),
+                lab.http_base(false)
+                    .replace("http://", "http://user:url-secret-99@"),
+                "-H".into(),
+                format!("Authorization={secret_flag}"),
+                "--tenant".into(),
+                "team-a".into(),
+            ],
+            vec![(
+                "OTEL_EXPORTER_OTLP_HEADERS".into(),
+                format!("x-api-key={secret_env}"),
+            )],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        for s in ["flag-secret-7f3a9", secret_env, "url-secret-99"] {
+            assert!(!all.contains(s), "{output} output leaks {s}:\n{all}");
+        }
+        assert!(
+            all.contains("<redacted>") || all.contains("redacted"),
+            "{all}"
+        );
+        assert!(all.contains("team-a"), "tenants are not secrets");
+    }
+    let got = &lab.state.store.of(Signal::Trace)[0];
+    assert_eq!(
+        got.header("authorization"),
+        Some(secret_flag),
+        "the real value is sent"
+    );
+    assert_eq!(got.header("x-api-key"), Some(secret_env));
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_input() {
+    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        (&["emit", "--protocol", "udp"], &[], "udp"),
+        (&["emit", "--signals", "trace,profiles"], &[], "profiles"),
+        (&["emit", "--endpoint", "localhost:4318"], &[], "--endpoint"),
+        (&["emit", "--endpoint", "http://"], &[], "--endpoint"),
+        (&["emit", "-H", "novalue"], &[], "--header"),
+        (&["emit", "--compression", "brotli"], &[], "brotli"),
+        (&["emit", "--export-timeout", "soon"], &[], "soon"),
+        (
+            &[
+                "emit",
+                "--ca-cert",
+                "/nonexistent/ca.pem",
+                "--endpoint",
+                "https://127.0.0.1:1",
+            ],
+            &[],
+            "/nonexistent/ca.pem",
+        ),
+        (&["emit", "--client-cert", "/tmp/c.pem"], &[], "client key"),
+        (
+            &["emit"],
+            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")],
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ),
+        (
+            &["emit"],
+            &[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")],
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+        ),
+        (
+            &["emit"],
+            &[("OTEL_EXPORTER_OTLP_HEADERS", "a")],
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        ),
+        (
+            &["emit"],
+            &[("OTEL_RESOURCE_ATTRIBUTES", "broken")],
+            "OTEL_RESOURCE_ATTRIBUTES",
+        ),
+        (
+            &["emit"],
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "col:4318")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ),
+        (&["nonsense"], &[], "nonsense"),
+    ];
+    for (args, env, names) in cases {
+        let out = run_bin(args, env);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {err}");
+        assert!(
+            err.contains(names),
+            "{args:?} {env:?}: message should name {names}: {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for cmd in ["emit", "lab", "demo"] {
+        let out = run_bin(&[cmd, "--help"], &[]);
+        assert_eq!(out.status.code(), Some(0));
+        let text = stdout(&out);
+        assert!(
+            text.contains("Examples:"),
+            "{cmd} --help has no example:\n{text}"
+        );
+        assert!(text.contains(&format!("otel-canary {cmd}")), "{text}");
+    }
+    let top = stdout(&run_bin(&["--help"], &[]));
+    assert!(top.contains("Exit codes"), "{top}");
+}
+
+#[test]
+fn demo_passes_on_a_fresh_machine_and_ignores_stray_env() {
+    let out = run_bin(
+        &["demo", "--output", "json"],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let doc = common::json_out(&out);
+    assert_eq!(doc["ok"], true);
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    for r in runs {
+        for s in ["trace", "log", "metric"] {
+            assert_eq!(r["received_identical"][s], true, "{r}");
+        }
+    }
+    let human = run_bin(&["demo"], &[]);
+    assert_eq!(human.status.code(), Some(0));
+    assert!(stdout(&human).contains("demo passed"));
+}
