@@ -29,7 +29,7 @@ pub struct Cli {
 pub enum Command {
     /// Send one probe (a tagged trace, log and metric) and report exactly how each export went.
     #[command(after_help = EMIT_EXAMPLES)]
-    Emit(EmitArgs),
+    Emit(Box<EmitArgs>),
     /// Serve the built-in test stack's OTLP receivers on the usual ports until Ctrl-C.
     #[command(after_help = LAB_EXAMPLES)]
     Lab(LabArgs),

@@ -53,7 +53,9 @@ async fn credentials_are_sent_but_never_printed() {
 
 #[test]
 fn bad_input_exits_2_naming_the_input() {
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    /// (arguments, environment, words the error must contain)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (&["emit", "--protocol", "udp"], &[], "udp"),
         (&["emit", "--signals", "trace,profiles"], &[], "profiles"),
         (&["emit", "--endpoint", "localhost:4318"], &[], "--endpoint"),

@@ -28,7 +28,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 enum Transport {
     Http(HttpTransport),
-    Grpc(GrpcTransport),
+    Grpc(Box<GrpcTransport>),
 }
 
 struct Lane {
@@ -71,7 +71,7 @@ impl Exporter {
             .iter()
             .map(|t| {
                 let transport = match t.protocol.value {
-                    Protocol::Grpc => Transport::Grpc(GrpcTransport::new(t)?),
+                    Protocol::Grpc => Transport::Grpc(Box::new(GrpcTransport::new(t)?)),
                     _ => Transport::Http(HttpTransport::new(t)?),
                 };
                 Ok(Arc::new(Lane {

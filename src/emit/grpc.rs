@@ -198,7 +198,7 @@ impl GrpcTransport {
                 };
                 attempt.error = Some(ExportError::new(
                     class,
-                    format!("{} ({}): {text}", grpc_code_name(code), code),
+                    format!("{} ({}): {text}{hint}", grpc_code_name(code), code),
                 ));
             }
         }
