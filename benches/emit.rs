@@ -43,11 +43,7 @@ fn export_to_lab(c: &mut Criterion) {
     let env = EnvSnapshot::default();
     let resource = ResourceSpec::resolve(&ResourceFlags::default(), &env).unwrap();
     for protocol in Protocol::ALL {
-        let endpoint = if protocol == Protocol::Grpc {
-            lab.grpc_base(false)
-        } else {
-            lab.http_base(false)
-        };
+        let endpoint = lab.base_for(protocol, false);
         let flags = ExportFlags {
             endpoint: Some(endpoint),
             protocol: Some(protocol),

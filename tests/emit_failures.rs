@@ -3,20 +3,13 @@
 
 mod common;
 
-use common::{Canned, fixture_bytes, json_out, replay, run_bin_async, signal};
+use common::{Canned, fixture_bytes, replay, signal};
 use otel_canary::lab::SignalFault;
 use otel_canary::signal::Signal;
 use std::time::Duration;
 
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 async fn emit_json(extra: &[&str]) -> (Option<i32>, serde_json::Value) {
-    let mut a = args(&["emit", "--output", "json"]);
-    a.extend(args(extra));
-    let out = run_bin_async(a, vec![]).await;
-    (out.status.code(), json_out(&out))
+    common::emit_json(extra, vec![]).await
 }
 
 #[tokio::test]
@@ -37,11 +30,7 @@ async fn partial_success_is_a_failure_with_the_servers_message() {
                 ..Default::default()
             },
         );
-        let ep = if protocol == "grpc" {
-            lab.grpc_base(false)
-        } else {
-            lab.http_base(false)
-        };
+        let ep = lab.base_for(protocol.parse().unwrap(), false);
         let (code, doc) = emit_json(&["--endpoint", &ep, "--protocol", protocol]).await;
         assert_eq!(code, Some(1), "{protocol}");
         let trace = signal(&doc, "trace");
@@ -158,11 +147,7 @@ async fn a_slow_answer_is_a_timeout_within_the_deadline() {
                 ..Default::default()
             },
         );
-        let ep = if protocol == "grpc" {
-            lab.grpc_base(false)
-        } else {
-            lab.http_base(false)
-        };
+        let ep = lab.base_for(protocol.parse().unwrap(), false);
         let started = std::time::Instant::now();
         let (code, doc) = emit_json(&[
             "--endpoint",

@@ -19,11 +19,7 @@ use otel_canary::signal::Signal;
 
 async fn roundtrip(protocol: Protocol, compression: Compression) {
     let lab = common::lab().await;
-    let endpoint = if protocol == Protocol::Grpc {
-        lab.grpc_base(false)
-    } else {
-        lab.http_base(false)
-    };
+    let endpoint = lab.base_for(protocol, false);
     let flags = ExportFlags {
         endpoint: Some(endpoint),
         protocol: Some(protocol),

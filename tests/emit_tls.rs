@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{json_out, run_bin_async, signal};
+use common::signal;
 use otel_canary::lab::{LabReceivers, LabState, LabTls, ReceiverConfig};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use std::path::{Path, PathBuf};
@@ -67,16 +67,6 @@ async fn tls_lab(tls: &LabTls) -> LabReceivers {
     LabReceivers::start(cfg, LabState::new()).await.unwrap()
 }
 
-async fn emit(args: &[&str], env: Vec<(String, String)>) -> (Option<i32>, serde_json::Value) {
-    let mut a: Vec<String> = ["emit", "--output", "json"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    a.extend(args.iter().map(|s| s.to_string()));
-    let out = run_bin_async(a, env).await;
-    (out.status.code(), json_out(&out))
-}
-
 fn reasons(doc: &serde_json::Value) -> Vec<String> {
     ["trace", "log", "metric"]
         .iter()
@@ -92,7 +82,7 @@ async fn trusted_with_ca_cert_and_refused_without() {
         ("http/protobuf", lab.http_base(true)),
         ("grpc", lab.grpc_base(true)),
     ] {
-        let (code, doc) = emit(
+        let (code, doc) = common::emit_json(
             &[
                 "--endpoint",
                 &base,
@@ -105,7 +95,8 @@ async fn trusted_with_ca_cert_and_refused_without() {
         )
         .await;
         assert_eq!(code, Some(0), "{protocol}: {doc}");
-        let (code, doc) = emit(&["--endpoint", &base, "--protocol", protocol], vec![]).await;
+        let (code, doc) =
+            common::emit_json(&["--endpoint", &base, "--protocol", protocol], vec![]).await;
         assert_eq!(code, Some(1));
         for s in ["trace", "log", "metric"] {
             assert_eq!(
@@ -115,7 +106,7 @@ async fn trusted_with_ca_cert_and_refused_without() {
             );
         }
         // The insecure mode connects, and warns.
-        let (code, doc) = emit(
+        let (code, doc) = common::emit_json(
             &[
                 "--endpoint",
                 &base,
@@ -134,7 +125,7 @@ async fn trusted_with_ca_cert_and_refused_without() {
         "OTEL_EXPORTER_OTLP_CERTIFICATE".to_string(),
         pki.path("ca.pem"),
     )];
-    let (code, doc) = emit(&["--endpoint", &lab.http_base(true)], env).await;
+    let (code, doc) = common::emit_json(&["--endpoint", &lab.http_base(true)], env).await;
     assert_eq!(code, Some(0), "{doc}");
     assert_eq!(
         lab.state.store.len(),
@@ -153,7 +144,7 @@ async fn plain_to_tls_and_tls_to_plain() {
         ("http/protobuf", plain.http_base(true)),
         ("grpc", plain.grpc_base(true)),
     ] {
-        let (code, doc) = emit(
+        let (code, doc) = common::emit_json(
             &[
                 "--endpoint",
                 &base,
@@ -172,7 +163,7 @@ async fn plain_to_tls_and_tls_to_plain() {
         );
     }
     // Plain client to a TLS port: the server expects a handshake and hangs up.
-    let (code, doc) = emit(
+    let (code, doc) = common::emit_json(
         &[
             "--endpoint",
             &tls.http_base(false),
@@ -196,7 +187,7 @@ async fn mutual_tls_both_ways() {
         ("grpc", lab.grpc_base(true)),
     ] {
         let ca = pki.path("ca.pem");
-        let (code, doc) = emit(
+        let (code, doc) = common::emit_json(
             &[
                 "--endpoint",
                 &base,
@@ -213,7 +204,7 @@ async fn mutual_tls_both_ways() {
         )
         .await;
         assert_eq!(code, Some(0), "{protocol}: {doc}");
-        let (code, doc) = emit(
+        let (code, doc) = common::emit_json(
             &[
                 "--endpoint",
                 &base,
@@ -258,6 +249,6 @@ async fn mutual_tls_both_ways() {
             pki.path("client.key"),
         ),
     ];
-    let (code, doc) = emit(&["--endpoint", &lab.http_base(true)], env).await;
+    let (code, doc) = common::emit_json(&["--endpoint", &lab.http_base(true)], env).await;
     assert_eq!(code, Some(0), "{doc}");
 }

@@ -6,7 +6,7 @@ use super::emit::emit_probe;
 use crate::cli::{DemoArgs, Output};
 use crate::config::ConfigError;
 use crate::config::env::EnvSnapshot;
-use crate::config::otlp::{ExportFlags, Protocol};
+use crate::config::otlp::ExportFlags;
 use crate::config::resource::{ResourceFlags, ResourceSpec};
 use crate::emit::exporter::build_payload;
 use crate::emit::payload::MetricTag;
@@ -38,10 +38,7 @@ pub async fn run(args: &DemoArgs) -> Result<u8, ConfigError> {
     let mut runs = Vec::new();
     let mut human = String::new();
     for protocol in &args.protocol {
-        let endpoint = match protocol {
-            Protocol::Grpc => lab.grpc_base(false),
-            _ => lab.http_base(false),
-        };
+        let endpoint = lab.base_for(*protocol, false);
         let flags = ExportFlags {
             endpoint: Some(endpoint),
             protocol: Some(*protocol),

@@ -84,11 +84,6 @@ impl Exporter {
         Ok(Exporter { lanes })
     }
 
-    /// The signals this exporter sends.
-    pub fn signals(&self) -> Vec<Signal> {
-        self.lanes.iter().map(|l| l.target.signal).collect()
-    }
-
     /// Exports every signal of the probe concurrently; outcomes in signal order.
     pub async fn export(
         &self,

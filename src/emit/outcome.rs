@@ -115,7 +115,7 @@ impl ExportOutcome {
         self.last().error.is_none()
     }
 
-    /// Total time across attempts (and the waits between them are not included).
+    /// Send -> ack of the deciding (last) attempt; earlier attempts are in `attempts`.
     pub fn seconds(&self) -> f64 {
         self.last().seconds
     }

@@ -69,6 +69,16 @@ fn read_key(path: &Sourced<PathBuf>) -> Result<PrivateKeyDer<'static>, ConfigErr
     })
 }
 
+/// A configuration for clients that never do TLS (plain http targets): reqwest wants one, and
+/// building it this way reads no certificates from disk.
+pub fn plain_only_config() -> ClientConfig {
+    ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(RootCertStore::empty())
+        .with_no_client_auth()
+}
+
 /// Builds the client TLS configuration. `alpn` is `h2` for gRPC, `http/1.1` for OTLP/HTTP.
 pub fn client_config(tls: &TlsSettings, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, ConfigError> {
     let provider = provider();

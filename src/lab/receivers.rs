@@ -6,6 +6,7 @@ use super::LabState;
 use super::otlp_grpc::LabGrpc;
 use super::otlp_http;
 use super::tls::LabTls;
+use crate::config::otlp::Protocol;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use std::io;
@@ -93,6 +94,14 @@ impl LabReceivers {
             if tls { "https" } else { "http" },
             self.http_addr
         )
+    }
+
+    /// The base URL of the receiver that speaks `protocol`.
+    pub fn base_for(&self, protocol: Protocol, tls: bool) -> String {
+        match protocol {
+            Protocol::Grpc => self.grpc_base(tls),
+            Protocol::HttpProtobuf | Protocol::HttpJson => self.http_base(tls),
+        }
     }
 
     pub fn grpc_base(&self, tls: bool) -> String {

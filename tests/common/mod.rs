@@ -66,6 +66,17 @@ pub fn json_out(o: &Output) -> serde_json::Value {
     })
 }
 
+/// Runs `otel-canary emit --output json <args>` and returns the exit code and document.
+pub async fn emit_json(
+    args: &[&str],
+    env: Vec<(String, String)>,
+) -> (Option<i32>, serde_json::Value) {
+    let mut all = vec!["emit".to_string(), "--output".into(), "json".into()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    let out = run_bin_async(all, env).await;
+    (out.status.code(), json_out(&out))
+}
+
 /// The `signals[]` entry of an emit JSON document.
 pub fn signal<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     doc["signals"]
