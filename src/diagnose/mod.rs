@@ -2,3 +2,4 @@
 //! person (and an alert) can act on.
 
 pub mod error_class;
+pub mod sniff;

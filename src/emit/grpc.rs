@@ -10,6 +10,7 @@ use crate::config::otlp::{Compression, SignalTarget};
 use crate::diagnose::error_class::{
     DialError, ErrorClass, chain_text, classify_chain, grpc_code_name, grpc_code_retryable,
 };
+use crate::diagnose::sniff::{Speaks, sniff_plain};
 use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
@@ -177,7 +178,7 @@ impl GrpcTransport {
                 let mut hint = String::new();
                 if class == ErrorClass::Transport
                     && self.tls.is_none()
-                    && speaks_http1(&self.host, self.port).await
+                    && sniff_plain(&self.host, self.port).await == Some(Speaks::Http1)
                 {
                     class = ErrorClass::ProtocolMismatch;
                     hint = "; the port answers plain HTTP/1.1, so it is an OTLP/HTTP port, not gRPC: use --protocol http/protobuf".into();
@@ -272,30 +273,6 @@ pub fn classify_status(status: &tonic::Status) -> ErrorClass {
         Some(src) => classify_chain(src, false),
         None => ErrorClass::GrpcStatus,
     }
-}
-
-/// Whether a plain-text port answers an HTTP/1.1 request with an HTTP/1.x status line. A
-/// gRPC server answers with binary HTTP/2 frames instead; an HTTP/1-only server (the
-/// collector's OTLP/HTTP receiver) closes an h2 connection with no answer, which tonic reports
-/// as a bare transport error, so this check is what names the mismatch.
-pub async fn speaks_http1(host: &str, port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let probe = async {
-        let mut tcp = TcpStream::connect((host, port)).await.ok()?;
-        let req = format!(
-            "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            authority(host, port)
-        );
-        tcp.write_all(req.as_bytes()).await.ok()?;
-        let mut head = [0u8; 8];
-        tcp.read_exact(&mut head).await.ok()?;
-        Some(head.starts_with(b"HTTP/1."))
-    };
-    tokio::time::timeout(Duration::from_millis(500), probe)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(false)
 }
 
 async fn dial(host: &str, port: u16, tls: Option<Arc<ClientConfig>>) -> Result<BoxIo, DialError> {

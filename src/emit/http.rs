@@ -8,6 +8,7 @@ use super::tls;
 use crate::config::ConfigError;
 use crate::config::otlp::{Compression, SignalTarget};
 use crate::diagnose::error_class::{ErrorClass, chain_text, classify_chain, http_status_retryable};
+use crate::diagnose::sniff::{Speaks, sniff_plain};
 use bytes::Bytes;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use std::time::{Duration, Instant, SystemTime};
@@ -123,8 +124,17 @@ impl HttpTransport {
                 } else {
                     classify_chain(&e, e.is_connect())
                 };
-                let e = e.without_url();
-                attempt.error = Some(ExportError::new(class, chain_text(&e)));
+                let mut class = class;
+                let mut message = chain_text(&e.without_url());
+                if class == ErrorClass::Transport && target.url.value.scheme() == "http" {
+                    let host = target.url.value.host_str().unwrap_or_default();
+                    let port = target.url.value.port_or_known_default().unwrap_or(80);
+                    if sniff_plain(host, port).await == Some(Speaks::Http2) {
+                        class = ErrorClass::ProtocolMismatch;
+                        message.push_str("; the port answers with HTTP/2 frames, so it is a gRPC port: use --protocol grpc");
+                    }
+                }
+                attempt.error = Some(ExportError::new(class, message));
                 // A disconnect with no answer may be retried (OTLP spec); a refused or
                 // mis-spoken connection will not get better by itself.
                 attempt.retryable = matches!(
