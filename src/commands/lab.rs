@@ -1,26 +1,116 @@
-//! `otel-canary lab`: the built-in stack's receivers on the usual ports, for pointing apps and
-//! collectors at, until Ctrl-C.
+//! `otel-canary lab`: the whole built-in stack (OTLP receivers plus in-memory Tempo, Loki and
+//! Prometheus/Mimir APIs) on the usual ports, for pointing apps, collectors and the canary at,
+//! until Ctrl-C. Faults from `--fault` and `--require-tenant` reproduce field incidents.
 
 use crate::cli::LabArgs;
 use crate::config::ConfigError;
-use crate::lab::{LabReceivers, LabState, ReceiverConfig};
+use crate::lab::{
+    LabStack, LabStackConfig, LabState, ReceiverConfig, SignalFault, parse_fault_spec,
+};
 use crate::signal::Signal;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// `--fault` values grouped per signal (settings for one signal accumulate).
+pub fn parse_faults(specs: &[String]) -> Result<BTreeMap<Signal, SignalFault>, ConfigError> {
+    let mut faults: BTreeMap<Signal, SignalFault> = BTreeMap::new();
+    for spec in specs {
+        let (signal, setting) =
+            parse_fault_spec(spec).map_err(|problem| ConfigError::new("--fault", problem))?;
+        faults.entry(signal).or_default().apply(setting);
+    }
+    Ok(faults)
+}
+
+/// One line per switched-on fault, for the start banner.
+fn describe(signal: Signal, f: &SignalFault) -> String {
+    let mut parts = Vec::new();
+    if f.drop {
+        parts.push("drop".to_string());
+    }
+    if !f.ingest_delay.is_zero() {
+        parts.push(format!("ingest-delay {:?}", f.ingest_delay));
+    }
+    if !f.search_delay.is_zero() {
+        parts.push(format!("search-delay {:?}", f.search_delay));
+    }
+    if let Some((s, _)) = &f.query_error {
+        parts.push(format!("query-error {s}"));
+    }
+    if let Some(s) = f.status {
+        parts.push(format!("export status {s}"));
+    }
+    if let Some(s) = f.retry_after {
+        parts.push(format!("retry-after {s}s"));
+    }
+    if let Some((n, _)) = &f.partial {
+        parts.push(format!("partial {n} rejected"));
+    }
+    if !f.delay.is_zero() {
+        parts.push(format!("ack delay {:?}", f.delay));
+    }
+    format!("{signal}: {}", parts.join(", "))
+}
+
 pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
-    let config = ReceiverConfig {
-        http: SocketAddr::new(args.bind, args.http_port),
-        grpc: SocketAddr::new(args.bind, args.grpc_port),
-        tls: None,
+    let faults = parse_faults(&args.faults)?;
+    let config = LabStackConfig {
+        receivers: ReceiverConfig {
+            http: SocketAddr::new(args.bind, args.http_port),
+            grpc: SocketAddr::new(args.bind, args.grpc_port),
+            tls: None,
+        },
+        tempo: SocketAddr::new(args.bind, args.tempo_port),
+        loki: SocketAddr::new(args.bind, args.loki_port),
+        mimir: SocketAddr::new(args.bind, args.mimir_port),
     };
-    let lab = LabReceivers::start(config, LabState::new())
-        .await
-        .map_err(|e| ConfigError::new("--http-port/--grpc-port", format!("cannot listen: {e}")))?;
+    let state = LabState::new();
+    state.set_require_tenant(args.require_tenant);
+    for (signal, fault) in &faults {
+        state.faults.set(*signal, fault.clone());
+    }
+    let lab = LabStack::start(config, state).await.map_err(|e| {
+        ConfigError::new(
+            "--http-port/--grpc-port/--tempo-port/--loki-port/--mimir-port",
+            format!("cannot listen: {e}"),
+        )
+    })?;
+    let r = &lab.receivers;
+    eprintln!("otel-canary lab: the built-in test stack is up (Ctrl-C to stop)");
     eprintln!(
-        "otel-canary lab: OTLP/HTTP on http://{}  OTLP/gRPC on http://{}  (Ctrl-C to stop)",
-        lab.http_addr, lab.grpc_addr
+        "  OTLP/HTTP  http://{}   POST /v1/traces, /v1/logs, /v1/metrics",
+        r.http_addr
     );
+    eprintln!("  OTLP/gRPC  http://{}", r.grpc_addr);
+    eprintln!(
+        "  Tempo      {}   GET /api/traces/<id>, /api/v2/traces/<id>, /api/search?q=<TraceQL>",
+        lab.tempo_url()
+    );
+    eprintln!(
+        "  Loki       {}   GET /loki/api/v1/query_range; OTLP push POST /otlp/v1/logs",
+        lab.loki_url()
+    );
+    eprintln!(
+        "  Mimir      {}/prometheus   GET /api/v1/query; OTLP push POST {}/otlp/v1/metrics",
+        lab.mimir_url(),
+        lab.mimir_url()
+    );
+    eprintln!(
+        "  Prometheus {}   GET /api/v1/query; OTLP push POST /api/v1/otlp/v1/metrics",
+        lab.mimir_url()
+    );
+    eprintln!(
+        "  tenancy: {}",
+        if args.require_tenant {
+            "X-Scope-OrgID required, each tenant sees its own data"
+        } else {
+            "single-tenant (X-Scope-OrgID ignored)"
+        }
+    );
+    for (signal, fault) in &faults {
+        eprintln!("  fault {}", describe(*signal, fault));
+    }
     let mut last = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     loop {
@@ -30,7 +120,7 @@ pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
                 let n = lab.state.store.len();
                 if n != last {
                     last = n;
-                    let count = |s| lab.state.store.of(s).len();
+                    let count = |s| lab.state.store.snapshot(s).len();
                     eprintln!("received: {} trace, {} log, {} metric requests",
                         count(Signal::Trace), count(Signal::Log), count(Signal::Metric));
                 }

@@ -1,5 +1,6 @@
 //! Fault switches: make a receiver answer like a misbehaving server (partial success, an
-//! error status, a slow ack) so every failure path can be reproduced on demand.
+//! error status, a slow ack) and a backend misbehave after the ack (data late, never visible,
+//! late in search, queries failing) so every failure path can be reproduced on demand.
 
 use crate::signal::Signal;
 use std::collections::HashMap;
@@ -17,6 +18,124 @@ pub struct SignalFault {
     pub retry_after: Option<u64>,
     /// Wait this long before answering.
     pub delay: Duration,
+    /// Data becomes queryable this long after it was acknowledged (ingester lag).
+    pub ingest_delay: Duration,
+    /// Traces: Tempo's search sees them this long after trace-by-id does (Tempo only
+    /// searches traces once they are cut to a block, 5-10 s in practice).
+    pub search_delay: Duration,
+    /// Acknowledge, then never show it: the silent-loss incident.
+    pub drop: bool,
+    /// The signal's query endpoints answer this status and body (text/plain) instead.
+    pub query_error: Option<(u16, String)>,
+}
+
+/// One `--fault SIGNAL:KIND[=VALUE]` setting.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultSetting {
+    Drop,
+    IngestDelay(Duration),
+    SearchDelay(Duration),
+    QueryError(u16, String),
+    Status(u16),
+    RetryAfter(u64),
+    Partial(i64, String),
+    Delay(Duration),
+}
+
+/// The fault kinds `parse_fault_spec` knows, for help and error texts.
+pub const FAULT_KINDS: &str = "drop, ingest-delay=DURATION, search-delay=DURATION (trace), \
+query-error=STATUS[:BODY], status=STATUS, retry-after=SECONDS, partial=N[:MESSAGE], delay=DURATION";
+
+impl SignalFault {
+    /// Adds one setting (settings for the same signal accumulate).
+    pub fn apply(&mut self, setting: FaultSetting) {
+        match setting {
+            FaultSetting::Drop => self.drop = true,
+            FaultSetting::IngestDelay(d) => self.ingest_delay = d,
+            FaultSetting::SearchDelay(d) => self.search_delay = d,
+            FaultSetting::QueryError(s, b) => self.query_error = Some((s, b)),
+            FaultSetting::Status(s) => self.status = Some(s),
+            FaultSetting::RetryAfter(s) => self.retry_after = Some(s),
+            FaultSetting::Partial(n, m) => self.partial = Some((n, m)),
+            FaultSetting::Delay(d) => self.delay = d,
+        }
+    }
+}
+
+/// Parses `SIGNAL:KIND[=VALUE]`, e.g. `trace:drop`, `log:ingest-delay=2s`,
+/// `metric:query-error=503`, `trace:status=503`, `log:partial=1`.
+pub fn parse_fault_spec(spec: &str) -> Result<(Signal, FaultSetting), String> {
+    let (signal, rest) = spec
+        .split_once(':')
+        .ok_or_else(|| format!("'{spec}' is not SIGNAL:KIND[=VALUE] (kinds: {FAULT_KINDS})"))?;
+    let signal: Signal = signal.parse()?;
+    let (kind, value) = match rest.split_once('=') {
+        Some((k, v)) => (k.trim(), Some(v.trim())),
+        None => (rest.trim(), None),
+    };
+    let need = |what: &str| {
+        value
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("'{spec}': {kind} needs a value ({kind}={what})"))
+    };
+    let duration = |v: &str| {
+        humantime::parse_duration(v)
+            .map_err(|e| format!("'{spec}': '{v}' is not a duration like 2s or 500ms ({e})"))
+    };
+    let status = |v: &str| match v.parse::<u16>() {
+        Ok(s) if (100..=599).contains(&s) => Ok(s),
+        _ => Err(format!("'{spec}': '{v}' is not an HTTP status (100-599)")),
+    };
+    let setting = match kind {
+        "drop" => match value {
+            None => FaultSetting::Drop,
+            Some(_) => return Err(format!("'{spec}': drop takes no value")),
+        },
+        "ingest-delay" => FaultSetting::IngestDelay(duration(need("2s")?)?),
+        "search-delay" if signal == Signal::Trace => {
+            FaultSetting::SearchDelay(duration(need("8s")?)?)
+        }
+        "search-delay" => {
+            return Err(format!(
+                "'{spec}': search-delay only applies to trace (Tempo search)"
+            ));
+        }
+        "query-error" => {
+            let v = need("503")?;
+            let (code, body) = match v.split_once(':') {
+                Some((c, b)) => (status(c.trim())?, b.to_string()),
+                None => {
+                    let s = status(v)?;
+                    (s, format!("otel-canary lab fault: query answered {s}\n"))
+                }
+            };
+            FaultSetting::QueryError(code, body)
+        }
+        "status" => FaultSetting::Status(status(need("503")?)?),
+        "retry-after" => FaultSetting::RetryAfter(
+            need("5")?
+                .parse()
+                .map_err(|_| format!("'{spec}': retry-after needs whole seconds"))?,
+        ),
+        "partial" => {
+            let v = need("1")?;
+            let (n, msg) = match v.split_once(':') {
+                Some((n, m)) => (n.trim(), m.to_string()),
+                None => (v, "otel-canary lab fault: partial success".to_string()),
+            };
+            let n = n
+                .parse()
+                .map_err(|_| format!("'{spec}': partial needs a count of rejected items"))?;
+            FaultSetting::Partial(n, msg)
+        }
+        "delay" => FaultSetting::Delay(duration(need("1s")?)?),
+        other => {
+            return Err(format!(
+                "'{spec}': unknown fault kind '{other}' (kinds: {FAULT_KINDS})"
+            ));
+        }
+    };
+    Ok((signal, setting))
 }
 
 #[derive(Debug, Default)]
@@ -58,5 +177,83 @@ pub fn grpc_code_for_http(status: u16) -> tonic::Code {
         502..=504 => tonic::Code::Unavailable,
         500 => tonic::Code::Internal,
         _ => tonic::Code::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_specs_parse_into_settings() {
+        let ok = |s: &str| parse_fault_spec(s).unwrap();
+        assert_eq!(ok("trace:drop"), (Signal::Trace, FaultSetting::Drop));
+        assert_eq!(
+            ok("log:ingest-delay=2s"),
+            (
+                Signal::Log,
+                FaultSetting::IngestDelay(Duration::from_secs(2))
+            )
+        );
+        assert_eq!(
+            ok("trace:search-delay=8s"),
+            (
+                Signal::Trace,
+                FaultSetting::SearchDelay(Duration::from_secs(8))
+            )
+        );
+        assert_eq!(
+            ok("metric:query-error=503"),
+            (
+                Signal::Metric,
+                FaultSetting::QueryError(503, "otel-canary lab fault: query answered 503\n".into())
+            )
+        );
+        assert_eq!(
+            ok("metrics:query-error=500:boom"),
+            (Signal::Metric, FaultSetting::QueryError(500, "boom".into()))
+        );
+        assert_eq!(
+            ok("trace:status=503"),
+            (Signal::Trace, FaultSetting::Status(503))
+        );
+        assert!(matches!(
+            ok("log:partial=1"),
+            (Signal::Log, FaultSetting::Partial(1, _))
+        ));
+        assert_eq!(
+            ok("log:partial=2:too old"),
+            (Signal::Log, FaultSetting::Partial(2, "too old".into()))
+        );
+        assert_eq!(
+            ok("trace:retry-after=5"),
+            (Signal::Trace, FaultSetting::RetryAfter(5))
+        );
+        assert_eq!(
+            ok("trace:delay=250ms"),
+            (
+                Signal::Trace,
+                FaultSetting::Delay(Duration::from_millis(250))
+            )
+        );
+        for bad in [
+            "drop",
+            "span:drop",
+            "trace:nope",
+            "trace:drop=1",
+            "log:ingest-delay",
+            "log:ingest-delay=soon",
+            "log:search-delay=1s",
+            "metric:query-error=99",
+            "metric:query-error=abc",
+            "trace:status=600",
+            "log:partial=x",
+        ] {
+            assert!(parse_fault_spec(bad).is_err(), "{bad}");
+        }
+        let mut f = SignalFault::default();
+        f.apply(FaultSetting::Drop);
+        f.apply(FaultSetting::IngestDelay(Duration::from_secs(1)));
+        assert!(f.drop && f.ingest_delay == Duration::from_secs(1));
     }
 }

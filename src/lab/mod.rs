@@ -1,30 +1,71 @@
-//! The built-in stack: in-memory stand-ins for an OTLP collector (and, later, Tempo, Loki and
-//! Prometheus query APIs) that answer exactly as the real servers do (shared/fixtures), with
-//! fault switches to reproduce field incidents. Used by tests, `otel-canary lab` and `demo`.
+//! The built-in stack: in-memory stand-ins for an OTLP collector and for the Tempo, Loki and
+//! Prometheus/Mimir query APIs, answering exactly as the real servers do (shared/fixtures),
+//! with fault switches to reproduce field incidents. Used by tests, `otel-canary lab` and
+//! `demo`.
 
+pub mod backend_otlp;
 pub mod faults;
+pub mod http_util;
+pub mod logql;
+pub mod loki_api;
+pub mod loki_json;
+pub mod loki_mapping;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod params;
+pub mod prom_api;
+pub mod prom_mapping;
+pub mod promql;
 pub mod receivers;
+pub mod stack;
 pub mod store;
+pub mod tempo_api;
+pub mod tempo_data;
+pub mod tempo_json;
+pub mod tenancy;
 pub mod tls;
+pub mod traceql;
 
-pub use faults::{Faults, SignalFault};
+pub use faults::{FaultSetting, Faults, SignalFault, parse_fault_spec};
 pub use receivers::{LabReceivers, ReceiverConfig};
+pub use stack::{LabStack, LabStackConfig};
 pub use store::{Received, ReceivedVia, Store};
 pub use tls::LabTls;
 
+use crate::emit::encoding::Payload;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// What the receivers share: what arrived and which faults are switched on.
+/// What the receivers and query APIs share: what arrived, which faults are switched on, and
+/// whether the backends run multi-tenant.
 #[derive(Debug, Default)]
 pub struct LabState {
     pub store: Store,
     pub faults: Faults,
+    /// Multi-tenant mode (Loki `auth_enabled`, Mimir `multitenancy_enabled`): backend ingest
+    /// and query endpoints demand `X-Scope-OrgID` and queries only see their tenant's data.
+    require_tenant: AtomicBool,
 }
 
 impl LabState {
     pub fn new() -> Arc<LabState> {
         Arc::new(LabState::default())
+    }
+
+    /// Switches multi-tenant mode on or off at runtime (affects later requests only).
+    pub fn set_require_tenant(&self, on: bool) {
+        self.require_tenant.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether backend endpoints currently demand `X-Scope-OrgID`.
+    pub fn requires_tenant(&self) -> bool {
+        self.require_tenant.load(Ordering::SeqCst)
+    }
+
+    /// Stores a request received now, its visibility decided by the signal's current fault.
+    pub fn record(&self, via: ReceivedVia, headers: Vec<(String, String)>, payload: Payload) {
+        let fault = self.faults.get(payload.signal());
+        self.store
+            .push(Received::stamped(via, headers, payload, &fault));
     }
 }

@@ -3,7 +3,7 @@
 
 use super::LabState;
 use super::faults::grpc_code_for_http;
-use super::store::{Received, ReceivedVia};
+use super::store::ReceivedVia;
 use crate::emit::encoding::Payload;
 use crate::signal::Signal;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
@@ -25,7 +25,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use std::sync::Arc;
-use std::time::SystemTime;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
@@ -67,12 +66,7 @@ impl LabGrpc {
                 tonic::metadata::KeyAndValueRef::Binary(..) => None,
             })
             .collect();
-        self.state.store.push(Received {
-            via: ReceivedVia::Grpc,
-            headers,
-            payload,
-            at: SystemTime::now(),
-        });
+        self.state.record(ReceivedVia::Grpc, headers, payload);
         Ok(fault.partial.unwrap_or((0, String::new())))
     }
 

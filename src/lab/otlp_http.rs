@@ -5,7 +5,7 @@
 
 use super::LabState;
 use super::faults::SignalFault;
-use super::store::{Received, ReceivedVia};
+use super::store::ReceivedVia;
 use crate::emit::encoding::{Encoding, Payload};
 use crate::signal::Signal;
 use axum::Router;
@@ -22,10 +22,9 @@ use prost::Message;
 use serde_json::json;
 use std::io::Read;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 /// Largest request body accepted (the OTLP recommended limit).
-const MAX_BODY: usize = 64 * 1024 * 1024;
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// The router for `/v1/traces`, `/v1/logs` and `/v1/metrics`.
 pub fn router(state: Arc<LabState>) -> Router {
@@ -167,7 +166,21 @@ fn request_encoding(headers: &HeaderMap) -> Option<Encoding> {
     }
 }
 
-fn decompress(headers: &HeaderMap, body: Bytes) -> Result<Bytes, String> {
+/// Request headers as stored: lowercase names, values lossily decoded.
+pub fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Undoes `Content-Encoding: gzip` (the only compression OTLP/HTTP clients send).
+pub fn decompress(headers: &HeaderMap, body: Bytes) -> Result<Bytes, String> {
     match headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -217,20 +230,7 @@ async fn export(
     if let Some(resp) = fault_status(&fault, enc) {
         return resp;
     }
-    state.store.push(Received {
-        via: ReceivedVia::Http(enc),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        payload,
-        at: SystemTime::now(),
-    });
+    state.record(ReceivedVia::Http(enc), header_pairs(&headers), payload);
     encoded(
         StatusCode::OK,
         enc,

@@ -1,14 +1,20 @@
 //! What the lab received, kept in memory (bounded, oldest dropped first) so tests and the
-//! query APIs can look at it.
+//! query APIs can look at it. Each item carries, decided once at ingest time from the faults
+//! switched on then, when the query side may show it and to which tenant it belongs: a fault
+//! switched off later must not resurrect or hide data already written, as in a real backend.
 
+use super::faults::SignalFault;
 use crate::emit::encoding::{Encoding, Payload};
 use crate::signal::Signal;
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// How many export requests the lab remembers; older ones are dropped.
 pub const STORE_CAPACITY: usize = 10_000;
+
+/// The header that names the tenant on Tempo, Loki and Mimir (lowercase, as stored).
+pub const TENANT_HEADER: &str = "x-scope-orgid";
 
 /// The transport a request came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,9 +31,42 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     pub payload: Payload,
     pub at: SystemTime,
+    /// From when the query APIs show it; `None` = dropped (acknowledged, never visible), the
+    /// "200 but gone" incident.
+    pub visible_at: Option<SystemTime>,
+    /// Traces: from when Tempo's search finds it (search lags trace-by-id in real Tempo).
+    pub searchable_at: Option<SystemTime>,
+    /// The write's `X-Scope-OrgID`, if any; queries of a multi-tenant lab only see their own.
+    pub tenant: Option<String>,
 }
 
 impl Received {
+    /// A request received now, with visibility decided by `fault` (the one switched on now).
+    pub fn stamped(
+        via: ReceivedVia,
+        headers: Vec<(String, String)>,
+        payload: Payload,
+        fault: &SignalFault,
+    ) -> Received {
+        let at = SystemTime::now();
+        let visible_at = (!fault.drop).then(|| at + fault.ingest_delay);
+        let searchable_at = visible_at.map(|v| v + fault.search_delay);
+        let tenant = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(TENANT_HEADER))
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        Received {
+            via,
+            headers,
+            payload,
+            at,
+            visible_at,
+            searchable_at,
+            tenant,
+        }
+    }
+
     pub fn signal(&self) -> Signal {
         self.payload.signal()
     }
@@ -38,24 +77,47 @@ impl Received {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// Whether queries at `now` see it (trace by id, Loki, Prometheus).
+    pub fn visible(&self, now: SystemTime) -> bool {
+        self.visible_at.is_some_and(|t| t <= now)
+    }
+
+    /// Whether Tempo's search sees it at `now`.
+    pub fn searchable(&self, now: SystemTime) -> bool {
+        self.searchable_at.is_some_and(|t| t <= now)
+    }
 }
 
+/// The lab's memory. Items are shared (`Arc`) so a query can scan a snapshot without holding
+/// the lock or copying payloads.
 #[derive(Debug, Default)]
 pub struct Store {
-    items: Mutex<VecDeque<Received>>,
+    items: Mutex<VecDeque<Arc<Received>>>,
 }
 
 impl Store {
+    /// Remembers a request, forgetting the oldest beyond `STORE_CAPACITY`.
     pub fn push(&self, r: Received) {
         let mut items = self.items.lock().expect("store lock");
         if items.len() >= STORE_CAPACITY {
             items.pop_front();
         }
-        items.push_back(r);
+        items.push_back(Arc::new(r));
     }
 
     /// Everything received for a signal, oldest first.
     pub fn of(&self, signal: Signal) -> Vec<Received> {
+        let items = self.items.lock().expect("store lock");
+        items
+            .iter()
+            .filter(|r| r.signal() == signal)
+            .map(|r| Received::clone(r))
+            .collect()
+    }
+
+    /// A cheap snapshot of a signal's items, oldest first, for the query APIs.
+    pub fn snapshot(&self, signal: Signal) -> Vec<Arc<Received>> {
         let items = self.items.lock().expect("store lock");
         items
             .iter()

@@ -1,0 +1,415 @@
+//! The PromQL subset the lab's Prometheus/Mimir understands: a vector selector
+//! (`name{l="v", m=~"re", …}` or `{__name__="…", …}` with `=`, `!=`, `=~`, `!~`; regexes fully
+//! anchored) and `last_over_time(<selector>[<range>])`, evaluated with Prometheus' lookback
+//! (the newest sample in `(t − 5m, t]`). Errors carry Prometheus' `line:col: parse error:`.
+
+use super::logql::{MatchOp, Matcher};
+use super::params::parse_prom_duration;
+use super::prom_mapping::{Labels, PromSample};
+use std::collections::BTreeMap;
+
+/// A parsed expression.
+#[derive(Clone, Debug)]
+pub enum Expr {
+    Selector(Vec<Matcher>),
+    /// `last_over_time(selector[range ms])`.
+    LastOverTime(Vec<Matcher>, i64),
+}
+
+/// A parse failure: `Display` is what follows `invalid parameter "query": `.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParseError {
+    pub col: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "1:{}: parse error: {}", self.col, self.message)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    LBrace,
+    RBrace,
+    LParen,
+    RParen,
+    LBracket,
+    RBracket,
+    Comma,
+    Op(MatchOp),
+    Ident(String),
+    Str(String),
+    Other(String),
+    Eof,
+}
+
+impl Tok {
+    fn describe(&self) -> String {
+        match self {
+            Tok::LBrace => "\"{\"".into(),
+            Tok::RBrace => "\"}\"".into(),
+            Tok::LParen => "\"(\"".into(),
+            Tok::RParen => "\")\"".into(),
+            Tok::LBracket => "\"[\"".into(),
+            Tok::RBracket => "\"]\"".into(),
+            Tok::Comma => "\",\"".into(),
+            Tok::Op(MatchOp::Eq) => "\"=\"".into(),
+            Tok::Op(MatchOp::Ne) => "\"!=\"".into(),
+            Tok::Op(MatchOp::Re) => "\"=~\"".into(),
+            Tok::Op(MatchOp::NotRe) => "\"!~\"".into(),
+            Tok::Ident(s) => format!("identifier {s:?}"),
+            Tok::Str(s) => format!("string {s:?}"),
+            Tok::Other(s) => format!("character: {s:?}"),
+            Tok::Eof => "end of input".into(),
+        }
+    }
+}
+
+fn lex(q: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
+    let chars: Vec<char> = q.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let col = i + 1;
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let next = chars.get(i + 1).copied();
+        let (tok, len) = match (c, next) {
+            ('{', _) => (Tok::LBrace, 1),
+            ('}', _) => (Tok::RBrace, 1),
+            ('(', _) => (Tok::LParen, 1),
+            (')', _) => (Tok::RParen, 1),
+            ('[', _) => (Tok::LBracket, 1),
+            (']', _) => (Tok::RBracket, 1),
+            (',', _) => (Tok::Comma, 1),
+            ('=', Some('~')) => (Tok::Op(MatchOp::Re), 2),
+            ('!', Some('=')) => (Tok::Op(MatchOp::Ne), 2),
+            ('!', Some('~')) => (Tok::Op(MatchOp::NotRe), 2),
+            ('=', Some('=')) => (Tok::Other("==".into()), 2),
+            ('=', _) => (Tok::Op(MatchOp::Eq), 1),
+            ('"' | '\'' | '`', _) => {
+                let (s, end) = super::traceql::read_string(&chars, i).map_err(|_| ParseError {
+                    col,
+                    message: "unterminated quoted string".into(),
+                })?;
+                toks.push((Tok::Str(s), col));
+                i = end;
+                continue;
+            }
+            _ if c.is_ascii_alphanumeric() || c == '_' || c == ':' => {
+                let mut j = i;
+                while j < chars.len()
+                    && (chars[j].is_ascii_alphanumeric() || chars[j] == '_' || chars[j] == ':')
+                {
+                    j += 1;
+                }
+                (Tok::Ident(chars[i..j].iter().collect()), j - i)
+            }
+            _ => (Tok::Other(c.to_string()), 1),
+        };
+        toks.push((tok, col));
+        i += len;
+    }
+    toks.push((Tok::Eof, chars.len() + 1));
+    Ok(toks)
+}
+
+struct Parser {
+    toks: Vec<(Tok, usize)>,
+    pos: usize,
+    in_braces: bool,
+}
+
+impl Parser {
+    fn peek(&self) -> &(Tok, usize) {
+        &self.toks[self.pos.min(self.toks.len() - 1)]
+    }
+
+    fn next(&mut self) -> (Tok, usize) {
+        let t = self.peek().clone();
+        self.pos += 1;
+        t
+    }
+
+    fn err(&self, (tok, col): &(Tok, usize), context: &str) -> ParseError {
+        let message = match tok {
+            Tok::Eof if self.in_braces => "unexpected end of input inside braces".to_string(),
+            Tok::Other(c) if self.in_braces => format!("unexpected character inside braces: {c:?}"),
+            _ => format!("unexpected {}{context}", tok.describe()),
+        };
+        ParseError { col: *col, message }
+    }
+}
+
+fn selector(p: &mut Parser, name: Option<(String, usize)>) -> Result<Vec<Matcher>, ParseError> {
+    let mut matchers = Vec::new();
+    let start_col = name.as_ref().map(|(_, c)| *c).unwrap_or(p.peek().1);
+    if let Some((n, _)) = &name {
+        matchers.push(Matcher::new("__name__", MatchOp::Eq, n).expect("no regex"));
+    }
+    if p.peek().0 == Tok::LBrace {
+        p.next();
+        p.in_braces = true;
+        loop {
+            let t = p.next();
+            let label = match t.0 {
+                Tok::RBrace => break,
+                Tok::Ident(l) => l,
+                Tok::Str(l) => l,
+                _ => return Err(p.err(&t, " in label matching, expected label key")),
+            };
+            let t = p.next();
+            let Tok::Op(op) = t.0 else {
+                return Err(p.err(&t, " in label matching, expected label matching operator"));
+            };
+            let t = p.next();
+            let Tok::Str(value) = t.0 else {
+                return Err(p.err(&t, " in label matching, expected string"));
+            };
+            let m = Matcher::new(&label, op, &value).map_err(|e| ParseError {
+                col: t.1,
+                message: super::logql::regex_error(&value, &e),
+            })?;
+            matchers.push(m);
+            let t = p.next();
+            match t.0 {
+                Tok::Comma => continue,
+                Tok::RBrace => break,
+                _ => return Err(p.err(&t, " in label matching, expected \",\" or \"}\"")),
+            }
+        }
+        p.in_braces = false;
+    }
+    if matchers.iter().filter(|m| m.name == "__name__").count() > 1 && name.is_some() {
+        return Err(ParseError {
+            col: start_col,
+            message: "metric name must not be set twice".into(),
+        });
+    }
+    if matchers.iter().all(|m| m.matches("")) {
+        return Err(ParseError {
+            col: start_col,
+            message: "vector selector must contain at least one non-empty matcher".into(),
+        });
+    }
+    Ok(matchers)
+}
+
+fn unsupported(col: usize, what: &str) -> ParseError {
+    ParseError {
+        col,
+        message: format!("otel-canary lab: {what} is not supported by the lab's PromQL"),
+    }
+}
+
+/// Parses a PromQL expression of the supported subset.
+pub fn parse(q: &str) -> Result<Expr, ParseError> {
+    let mut p = Parser {
+        toks: lex(q)?,
+        pos: 0,
+        in_braces: false,
+    };
+    let first = p.next();
+    let expr = match first.0.clone() {
+        Tok::Eof => {
+            return Err(ParseError {
+                col: 1,
+                message: "no expression found in input".into(),
+            });
+        }
+        Tok::LBrace => {
+            p.pos -= 1;
+            Expr::Selector(selector(&mut p, None)?)
+        }
+        Tok::Ident(f) if f == "last_over_time" && p.peek().0 == Tok::LParen => {
+            p.next();
+            let t = p.next();
+            let inner = match t.0 {
+                Tok::Ident(n) => selector(&mut p, Some((n, t.1)))?,
+                Tok::LBrace => {
+                    p.pos -= 1;
+                    selector(&mut p, None)?
+                }
+                _ => return Err(p.err(&t, "")),
+            };
+            let t = p.next();
+            if t.0 != Tok::LBracket {
+                return Err(ParseError {
+                    col: t.1,
+                    message: "expected type range vector in call to function \"last_over_time\", got instant vector".into(),
+                });
+            }
+            let mut text = String::new();
+            let close_col = loop {
+                let t = p.next();
+                match t.0 {
+                    Tok::RBracket => break t.1,
+                    Tok::Ident(s) => text.push_str(&s),
+                    _ => return Err(p.err(&t, "")),
+                }
+            };
+            let range = parse_prom_duration(&text).map_err(|_| ParseError {
+                col: close_col,
+                message: format!("bad number or duration syntax: {text:?}"),
+            })?;
+            let t = p.next();
+            if t.0 != Tok::RParen {
+                return Err(p.err(&t, ""));
+            }
+            Expr::LastOverTime(inner, range)
+        }
+        Tok::Ident(f) if p.peek().0 == Tok::LParen => {
+            return Err(if is_known_function(&f) {
+                unsupported(first.1, &format!("function {f:?}"))
+            } else {
+                ParseError {
+                    col: first.1,
+                    message: format!("unknown function with name {f:?}"),
+                }
+            });
+        }
+        Tok::Ident(n) if n.starts_with(|c: char| c.is_ascii_digit()) => {
+            return Err(unsupported(first.1, "a number literal"));
+        }
+        Tok::Ident(n) => Expr::Selector(selector(&mut p, Some((n, first.1)))?),
+        _ => return Err(p.err(&first, "")),
+    };
+    let t = p.next();
+    if t.0 != Tok::Eof {
+        return Err(match t.0 {
+            Tok::LBracket => unsupported(t.1, "a range vector outside last_over_time"),
+            _ => p.err(&t, ""),
+        });
+    }
+    Ok(expr)
+}
+
+fn is_known_function(f: &str) -> bool {
+    const KNOWN: &[&str] = &[
+        "sum",
+        "count",
+        "avg",
+        "min",
+        "max",
+        "rate",
+        "irate",
+        "increase",
+        "delta",
+        "abs",
+        "absent",
+        "count_over_time",
+        "sum_over_time",
+        "avg_over_time",
+        "max_over_time",
+        "min_over_time",
+        "topk",
+        "bottomk",
+        "histogram_quantile",
+        "label_replace",
+        "time",
+        "timestamp",
+        "vector",
+        "scalar",
+        "sort",
+        "sort_desc",
+        "quantile_over_time",
+    ];
+    KNOWN.contains(&f)
+}
+
+/// Stored samples grouped into series, each sorted by time (equal timestamps: the last
+/// written wins, as a duplicate overwrite would).
+pub fn series(samples: Vec<PromSample>) -> BTreeMap<Labels, Vec<(i64, f64)>> {
+    let mut out: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    for s in samples {
+        out.entry(s.labels).or_default().push((s.ts_ms, s.value));
+    }
+    for points in out.values_mut() {
+        points.sort_by_key(|(t, _)| *t);
+        let mut dedup: Vec<(i64, f64)> = Vec::with_capacity(points.len());
+        for p in points.drain(..) {
+            match dedup.last_mut() {
+                Some(last) if last.0 == p.0 => *last = p,
+                _ => dedup.push(p),
+            }
+        }
+        *points = dedup;
+    }
+    out
+}
+
+/// Whether a series' labels satisfy a selector.
+pub fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
+    matchers.iter().all(|m| m.matches_labels(labels))
+}
+
+/// Evaluates at `t_ms`: each matching series' newest sample in `(t − window, t]`.
+pub fn eval_instant(
+    expr: &Expr,
+    all: &BTreeMap<Labels, Vec<(i64, f64)>>,
+    t_ms: i64,
+    lookback_ms: i64,
+) -> Vec<(Labels, f64)> {
+    let (matchers, window) = match expr {
+        Expr::Selector(m) => (m, lookback_ms),
+        Expr::LastOverTime(m, r) => (m, *r),
+    };
+    all.iter()
+        .filter(|(labels, _)| selects(matchers, labels))
+        .filter_map(|(labels, points)| {
+            points
+                .iter()
+                .rev()
+                .find(|(t, _)| *t <= t_ms && *t > t_ms.saturating_sub(window))
+                .map(|(_, v)| (labels.clone(), *v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_supported_subset() {
+        assert!(matches!(
+            parse(r#"otel_canary_probe_marker{job="otel-canary",instance="h"}"#).unwrap(),
+            Expr::Selector(m) if m.len() == 3
+        ));
+        assert!(matches!(
+            parse(r#"{__name__=~"otel_.*"}"#).unwrap(),
+            Expr::Selector(_)
+        ));
+        assert!(matches!(
+            parse(r#"last_over_time(otel_canary_probe_marker{job="x"}[10m])"#).unwrap(),
+            Expr::LastOverTime(_, 600_000)
+        ));
+        assert!(parse("up{}").is_ok());
+        assert!(parse(r#"up{a="b",}"#).is_ok());
+    }
+
+    #[test]
+    fn errors_look_like_prometheus() {
+        assert_eq!(
+            parse("otel_canary_probe_marker{job=")
+                .unwrap_err()
+                .to_string(),
+            "1:30: parse error: unexpected end of input inside braces"
+        );
+        assert!(parse(r#"{job=~".*"}"#).is_err());
+        assert!(parse("").is_err());
+        assert!(
+            parse("nosuchfn(up)")
+                .unwrap_err()
+                .message
+                .contains("unknown function")
+        );
+        assert!(parse("sum(up)").is_err());
+        assert!(parse("up[5m]").is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! The whole built-in stack on real sockets: the collector-like OTLP receivers plus the Tempo,
+//! Loki and Prometheus/Mimir query APIs, all over one store, so a canary can be pointed at it
+//! exactly as at a real deployment (write to the receivers or the backends, read back from
+//! the query ports).
+
+use super::LabState;
+use super::receivers::{LabReceivers, ReceiverConfig, serve_http1};
+use super::{loki_api, prom_api, tempo_api};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Where each part listens; port 0 picks a free port.
+#[derive(Clone, Debug)]
+pub struct LabStackConfig {
+    pub receivers: ReceiverConfig,
+    pub tempo: SocketAddr,
+    pub loki: SocketAddr,
+    pub mimir: SocketAddr,
+}
+
+impl LabStackConfig {
+    /// Everything on free loopback ports (tests, `demo`).
+    pub fn ephemeral() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        LabStackConfig {
+            receivers: ReceiverConfig::ephemeral(),
+            tempo: any,
+            loki: any,
+            mimir: any,
+        }
+    }
+
+    /// The ports the real servers use: OTLP 4317/4318, Tempo 3200, Loki 3100, Mimir 9009.
+    pub fn usual_ports(bind: IpAddr) -> Self {
+        LabStackConfig {
+            receivers: ReceiverConfig {
+                http: SocketAddr::new(bind, 4318),
+                grpc: SocketAddr::new(bind, 4317),
+                tls: None,
+            },
+            tempo: SocketAddr::new(bind, 3200),
+            loki: SocketAddr::new(bind, 3100),
+            mimir: SocketAddr::new(bind, 9009),
+        }
+    }
+}
+
+/// The running stack. Dropping it stops every part.
+pub struct LabStack {
+    pub receivers: LabReceivers,
+    pub tempo_addr: SocketAddr,
+    pub loki_addr: SocketAddr,
+    pub mimir_addr: SocketAddr,
+    pub state: Arc<LabState>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for LabStack {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(JoinHandle::abort);
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> io::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("{what} on {addr}: {e}")))
+}
+
+impl LabStack {
+    /// Binds every port, then serves. Fails (stopping what started) if any port is taken.
+    pub async fn start(config: LabStackConfig, state: Arc<LabState>) -> io::Result<LabStack> {
+        let tempo = bind(config.tempo, "Tempo API").await?;
+        let loki = bind(config.loki, "Loki API").await?;
+        let mimir = bind(config.mimir, "Mimir API").await?;
+        let receivers = LabReceivers::start(config.receivers, state.clone()).await?;
+        let (tempo_addr, loki_addr, mimir_addr) =
+            (tempo.local_addr()?, loki.local_addr()?, mimir.local_addr()?);
+        let tasks = vec![
+            tokio::spawn(serve_http1(tempo, tempo_api::router(state.clone()), None)),
+            tokio::spawn(serve_http1(loki, loki_api::router(state.clone()), None)),
+            tokio::spawn(serve_http1(mimir, prom_api::router(state.clone()), None)),
+        ];
+        Ok(LabStack {
+            receivers,
+            tempo_addr,
+            loki_addr,
+            mimir_addr,
+            state,
+            tasks,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>` of the Tempo API.
+    pub fn tempo_url(&self) -> String {
+        format!("http://{}", self.tempo_addr)
+    }
+
+    /// `http://127.0.0.1:<port>` of the Loki API.
+    pub fn loki_url(&self) -> String {
+        format!("http://{}", self.loki_addr)
+    }
+
+    /// `http://127.0.0.1:<port>` of Mimir, without `/prometheus`: the same port also serves
+    /// the Prometheus-style unprefixed `/api/v1/…` paths.
+    pub fn mimir_url(&self) -> String {
+        format!("http://{}", self.mimir_addr)
+    }
+}
