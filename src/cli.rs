@@ -30,9 +30,14 @@ pub enum Command {
     /// Send one probe (a tagged trace, log and metric) and report exactly how each export went.
     #[command(after_help = EMIT_EXAMPLES)]
     Emit(Box<EmitArgs>),
-    /// Serve the built-in test stack's OTLP receivers on the usual ports until Ctrl-C.
+    /// Serve the built-in test stack on the usual ports until Ctrl-C: OTLP receivers plus
+    /// in-memory Tempo, Loki and Prometheus/Mimir APIs, with switchable faults.
     #[command(after_help = LAB_EXAMPLES)]
     Lab(LabArgs),
+    /// Send one probe and read every signal back from Tempo, Loki and Mimir/Prometheus:
+    /// per-hop latency, a verdict per signal, and a hint when a hop broke.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(Box<RunArgs>),
     /// Start the built-in test stack on free ports and run probes against it: a tour that
     /// needs nothing installed.
     #[command(after_help = DEMO_EXAMPLES)]
@@ -58,9 +63,52 @@ Settings not given as flags come from the standard OTEL_EXPORTER_OTLP_* variable
 CLIENT_KEY, CLIENT_CERTIFICATE), OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
 The report names the setting that chose each value.";
 
+const RUN_EXAMPLES: &str = "Examples:
+  # A local LGTM stack (collector 4318, Tempo 3200, Loki 3100, Mimir 9009):
+  otel-canary run --scenario local-lgtm
+
+  # Explicit targets; JSON for scripts, JUnit for CI:
+  otel-canary run --endpoint http://collector:4318 --tempo http://tempo:3200 \\
+      --loki http://loki:3100 --mimir http://mimir:9009 --output json
+
+  # Multi-tenant, with basic auth on reads (password from the environment):
+  OTEL_CANARY_READ_PASSWORD=... otel-canary run --scenario multi-tenant --tenant team-a --read-user grafana
+
+  # Prometheus or VictoriaMetrics instead of Mimir, logs relabelled by Alloy:
+  otel-canary run --prometheus http://prometheus:9090 --loki http://loki:3100 --log-match line
+
+Hops: export (send -> ack), ingest (ack -> visible; an estimate in the middle of the interval
+between the last read that missed and the first that saw it), query (the successful read),
+search (Tempo TraceQL, its own deadline), total (send -> confirmed visible).
+Scenarios: local-lgtm, alloy-split-receivers, direct-to-backends, multi-tenant, or a file.
+Precedence: flags, then the scenario file, then environment variables, then defaults.
+Read URLs also come from OTEL_CANARY_TEMPO_URL, _LOKI_URL, _MIMIR_URL, _PROMETHEUS_URL;
+read credentials from OTEL_CANARY_READ_TOKEN, or OTEL_CANARY_READ_USER + _PASSWORD.";
+
 const LAB_EXAMPLES: &str = "Examples:
-  otel-canary lab                                  # OTLP on 127.0.0.1:4318 (HTTP) and :4317 (gRPC)
-  otel-canary lab --bind 0.0.0.0 --http-port 14318 --grpc-port 14317";
+  # OTLP on :4318 (HTTP) and :4317 (gRPC), Tempo API :3200, Loki :3100, Mimir/Prometheus :9009:
+  otel-canary lab
+
+  # Other ports, reachable from containers:
+  otel-canary lab --bind 0.0.0.0 --http-port 14318 --grpc-port 14317 --mimir-port 9090
+
+  # Multi-tenant backends (X-Scope-OrgID required, each tenant sees its own data):
+  otel-canary lab --require-tenant
+
+  # Reproduce incidents: traces acknowledged but lost, logs 2 s late, search 8 s behind,
+  # Mimir queries failing, trace exports refused, one log record rejected:
+  otel-canary lab --fault trace:drop --fault log:ingest-delay=2s --fault trace:search-delay=8s \\
+      --fault metric:query-error=503 --fault trace:status=503 --fault log:partial=1
+
+Fault kinds (SIGNAL is trace, log or metric):
+  drop                       acknowledge, never show in queries
+  ingest-delay=DURATION      queryable only this long after the ack
+  search-delay=DURATION      trace only: Tempo search lags trace-by-id by this much
+  query-error=STATUS[:BODY]  the signal's query endpoints answer this status (text body)
+  status=STATUS              exports are answered with this HTTP status (gRPC: mapped code)
+  retry-after=SECONDS        Retry-After sent with status=
+  partial=N[:MESSAGE]        exports succeed with N items rejected (partial success)
+  delay=DURATION             exports are acknowledged this late";
 
 const DEMO_EXAMPLES: &str = "Examples:
   otel-canary demo                      # one probe per protocol against the built-in stack
@@ -93,8 +141,8 @@ pub struct ExportArgs {
     /// OTLP protocol for every signal [default: http/protobuf, or OTEL_EXPORTER_OTLP_PROTOCOL].
     #[arg(long, value_parser = parse_protocol, value_name = "grpc|http/protobuf|http/json")]
     pub protocol: Option<Protocol>,
-    /// Signals to send, comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = parse_signal, default_value = "trace,log,metric")]
+    /// Signals to send, comma-separated [default: trace,log,metric, or the scenario's].
+    #[arg(long, value_delimiter = ',', value_parser = parse_signal, value_name = "SIGNALS")]
     pub signals: Vec<Signal>,
     /// Extra request header (repeatable). Credentials are never printed.
     #[arg(long = "header", short = 'H', value_name = "NAME=VALUE")]
@@ -145,6 +193,7 @@ impl ExportArgs {
             client_key: self.client_key.clone(),
             insecure_skip_verify: self.insecure_skip_verify,
             retries: self.retries,
+            scenario: None,
         }
     }
 }
@@ -158,9 +207,10 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "ID")]
     pub service_instance_id: Option<String>,
     /// How the metric carries the probe: `value` (the marker is the sample value on a stable
-    /// series) or `label` (also a canary_probe_id label: one series per probe, for one-shot tests).
-    #[arg(long, value_enum, default_value = "value")]
-    pub metric_tag: MetricTagArg,
+    /// series) or `label` (also a canary_probe_id label: one series per probe, for one-shot
+    /// tests) [default: value].
+    #[arg(long, value_enum)]
+    pub metric_tag: Option<MetricTagArg>,
 }
 
 impl ProbeArgs {
@@ -168,7 +218,13 @@ impl ProbeArgs {
         ResourceFlags {
             service_name: self.service_name.clone(),
             service_instance_id: self.service_instance_id.clone(),
+            ..Default::default()
         }
+    }
+
+    /// The metric tag mode; `value` unless asked otherwise.
+    pub fn tag(&self) -> MetricTag {
+        self.metric_tag.map(Into::into).unwrap_or(MetricTag::Value)
     }
 }
 
@@ -198,17 +254,160 @@ pub struct EmitArgs {
     pub output: Output,
 }
 
+/// Report format for `run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RunOutput {
+    /// A table for people.
+    Human,
+    /// The stable JSON document described in docs/json-output.md.
+    Json,
+    /// JUnit XML: one test case per signal, hop and check.
+    Junit,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReadArgs {
+    /// Tempo's HTTP API, e.g. http://tempo:3200.
+    #[arg(long, value_name = "URL", help_heading = "Read back")]
+    pub tempo: Option<String>,
+    /// Loki, e.g. http://loki:3100.
+    #[arg(long, value_name = "URL", help_heading = "Read back")]
+    pub loki: Option<String>,
+    /// Mimir, e.g. http://mimir:9009 (the /prometheus prefix is added).
+    #[arg(long, value_name = "URL", help_heading = "Read back")]
+    pub mimir: Option<String>,
+    /// Prometheus or VictoriaMetrics, e.g. http://prometheus:9090 (no prefix added).
+    #[arg(long, value_name = "URL", help_heading = "Read back")]
+    pub prometheus: Option<String>,
+    /// Extra read header (repeatable); prefix with tempo:, loki: or metrics: for one backend.
+    #[arg(
+        long = "read-header",
+        value_name = "[BACKEND:]NAME=VALUE",
+        help_heading = "Read back"
+    )]
+    pub read_headers: Vec<String>,
+    /// Basic-auth user for reads; the password comes from --read-password-file or
+    /// OTEL_CANARY_READ_PASSWORD, never from the command line.
+    #[arg(long, value_name = "USER", help_heading = "Read back")]
+    pub read_user: Option<String>,
+    /// File holding the basic-auth password for reads.
+    #[arg(long, value_name = "FILE", help_heading = "Read back")]
+    pub read_password_file: Option<PathBuf>,
+    /// File holding a bearer token for reads (or OTEL_CANARY_READ_TOKEN).
+    #[arg(long, value_name = "FILE", help_heading = "Read back")]
+    pub read_token_file: Option<PathBuf>,
+    /// PEM CA certificate for https read URLs (self-signed Tempo, say).
+    #[arg(long, value_name = "FILE", help_heading = "Read back")]
+    pub read_ca_cert: Option<PathBuf>,
+    /// Accept any certificate on read URLs. Debugging only.
+    #[arg(long, help_heading = "Read back")]
+    pub read_insecure_skip_verify: bool,
+    /// LogQL stream selector [default: {service_name="otel-canary"}].
+    #[arg(long, value_name = "SELECTOR", help_heading = "Read back")]
+    pub log_selector: Option<String>,
+    /// How to find the probe's line: structured-metadata (`| canary_probe_id="<id>"`, Loki's
+    /// OTLP ingest) or line (`|= "<id>"`, any pipeline) [default: structured-metadata].
+    #[arg(long, value_parser = parse_log_match, value_name = "MODE", help_heading = "Read back")]
+    pub log_match: Option<crate::backends::loki::LogMatch>,
+    /// PromQL for the marker instead of finding otel_canary_probe_marker by job/instance.
+    #[arg(long, value_name = "PROMQL", help_heading = "Read back")]
+    pub metric_selector: Option<String>,
+    /// Deadline per signal, counted from the export ack [default: 30s].
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Deadlines")]
+    pub timeout: Option<Duration>,
+    /// Deadline for the trace (overrides --timeout).
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Deadlines")]
+    pub trace_timeout: Option<Duration>,
+    /// Deadline for the log (overrides --timeout).
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Deadlines")]
+    pub log_timeout: Option<Duration>,
+    /// Deadline for the metric (overrides --timeout).
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Deadlines")]
+    pub metric_timeout: Option<Duration>,
+    /// Deadline for Tempo search, which lags by-id reads by seconds [default: 60s].
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Deadlines")]
+    pub search_timeout: Option<Duration>,
+    /// Skip the Tempo search hop.
+    #[arg(long, help_heading = "Deadlines")]
+    pub no_search: bool,
+    /// Timeout of each read request [default: 10s].
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Deadlines")]
+    pub query_timeout: Option<Duration>,
+}
+
+impl ReadArgs {
+    pub fn flags(&self) -> crate::config::read::ReadFlags {
+        crate::config::read::ReadFlags {
+            tempo: self.tempo.clone(),
+            loki: self.loki.clone(),
+            mimir: self.mimir.clone(),
+            prometheus: self.prometheus.clone(),
+            headers: self.read_headers.clone(),
+            user: self.read_user.clone(),
+            password_file: self.read_password_file.clone(),
+            token_file: self.read_token_file.clone(),
+            ca_cert: self.read_ca_cert.clone(),
+            insecure_skip_verify: self.read_insecure_skip_verify,
+            log_selector: self.log_selector.clone(),
+            log_match: self.log_match,
+            metric_selector: self.metric_selector.clone(),
+            timeout: self.timeout,
+            trace_timeout: self.trace_timeout,
+            log_timeout: self.log_timeout,
+            metric_timeout: self.metric_timeout,
+            search_timeout: self.search_timeout,
+            query_timeout: self.query_timeout,
+            no_search: self.no_search,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// A scenario file, or the name of a shipped one (local-lgtm, alloy-split-receivers,
+    /// direct-to-backends, multi-tenant). Flags override it.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub scenario: Option<String>,
+    #[command(flatten)]
+    pub export: ExportArgs,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub output: RunOutput,
+}
+
 #[derive(Args, Debug)]
 pub struct LabArgs {
-    /// Address to listen on.
+    /// Address every port listens on.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
-    /// OTLP/HTTP port.
+    /// OTLP/HTTP port (collector-like receiver).
     #[arg(long, default_value_t = 4318)]
     pub http_port: u16,
-    /// OTLP/gRPC port.
+    /// OTLP/gRPC port (collector-like receiver).
     #[arg(long, default_value_t = 4317)]
     pub grpc_port: u16,
+    /// Tempo query API port.
+    #[arg(long, default_value_t = 3200)]
+    pub tempo_port: u16,
+    /// Loki port (query API and OTLP push at /otlp/v1/logs).
+    #[arg(long, default_value_t = 3100)]
+    pub loki_port: u16,
+    /// Mimir/Prometheus port (/prometheus/api/v1/... and /api/v1/..., OTLP push at
+    /// /otlp/v1/metrics).
+    #[arg(long, default_value_t = 9009)]
+    pub mimir_port: u16,
+    /// Run the backends multi-tenant: X-Scope-OrgID is required (401 "no org id" without it)
+    /// and queries only see data written with the same tenant.
+    #[arg(long)]
+    pub require_tenant: bool,
+    /// Switch a fault on, SIGNAL:KIND[=VALUE] (repeatable), e.g. trace:drop,
+    /// log:ingest-delay=2s, metric:query-error=503. Kinds are listed below.
+    #[arg(long = "fault", value_name = "SIGNAL:KIND[=VALUE]")]
+    pub faults: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -226,6 +425,10 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
 }
 
 fn parse_signal(s: &str) -> Result<Signal, String> {
+    s.parse()
+}
+
+fn parse_log_match(s: &str) -> Result<crate::backends::loki::LogMatch, String> {
     s.parse()
 }
 

@@ -1,13 +1,16 @@
 //! otel-canary: emit a uniquely tagged trace, log and metric over OTLP, prove each arrived,
 //! measure every hop and say which hop broke and why.
 
+pub mod backends;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnose;
 pub mod emit;
 pub mod lab;
+pub mod poll;
 pub mod probe;
 pub mod redact;
 pub mod report;
+pub mod roundtrip;
 pub mod signal;

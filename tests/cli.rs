@@ -119,7 +119,7 @@ fn bad_input_exits_2_naming_the_input() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for cmd in ["emit", "lab", "demo"] {
+    for cmd in ["emit", "run", "lab", "demo"] {
         let out = run_bin(&[cmd, "--help"], &[]);
         assert_eq!(out.status.code(), Some(0));
         let text = stdout(&out);
@@ -137,7 +137,10 @@ fn every_subcommand_has_help_with_an_example() {
 fn demo_passes_on_a_fresh_machine_and_ignores_stray_env() {
     let out = run_bin(
         &["demo", "--output", "json"],
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1"),
+            ("OTEL_CANARY_TEMPO_URL", "http://127.0.0.1:1"),
+        ],
     );
     assert_eq!(
         out.status.code(),
@@ -153,6 +156,19 @@ fn demo_passes_on_a_fresh_machine_and_ignores_stray_env() {
     for r in runs {
         for s in ["trace", "log", "metric"] {
             assert_eq!(r["received_identical"][s], true, "{r}");
+        }
+        // The full round trip: every signal read back, every hop ok.
+        assert_eq!(r["run"]["schema"], "otel-canary/run/v1");
+        for sig in r["run"]["signals"].as_array().unwrap() {
+            assert_eq!(sig["status"], "ok", "{sig}");
+            assert!(
+                sig["hops"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|h| h["status"] == "ok"),
+                "{sig}"
+            );
         }
     }
     let human = run_bin(&["demo"], &[]);

@@ -62,7 +62,7 @@ pub async fn run(args: &EmitArgs, env: &EnvSnapshot) -> Result<u8, ConfigError> 
     let (_, report) = emit_probe(
         &args.export.flags(),
         &args.probe.resource_flags(),
-        args.probe.metric_tag.into(),
+        args.probe.tag(),
         env,
     )
     .await?;

@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod emit;
 pub mod lab;
+pub mod run;
 
 use crate::cli::{Cli, Command};
 use crate::config::ConfigError;
@@ -16,6 +17,7 @@ pub async fn run(cli: Cli) -> Result<u8, ConfigError> {
     match cli.command {
         Command::Emit(args) => emit::run(&args, &env).await,
         Command::Lab(args) => lab::run(&args).await,
+        Command::Run(args) => run::run(&args, &env).await,
         Command::Demo(args) => demo::run(&args).await,
     }
 }

@@ -5,7 +5,9 @@
 pub mod env;
 pub mod headers;
 pub mod otlp;
+pub mod read;
 pub mod resource;
+pub mod scenario;
 
 use serde::Serialize;
 use std::fmt;

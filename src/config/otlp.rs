@@ -8,12 +8,14 @@
 
 use super::env::EnvSnapshot;
 use super::headers::{Header, merge_headers, parse_header_flag, parse_header_list};
+use super::scenario::{ExportSection, Scenario};
 use super::{ConfigError, Provenance, Sourced};
 use crate::signal::Signal;
 use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -132,7 +134,7 @@ impl ExportTarget {
     }
 }
 
-/// Export settings given on the command line (or, later, by a scenario).
+/// Export settings given on the command line, plus the scenario file beneath them.
 #[derive(Clone, Debug, Default)]
 pub struct ExportFlags {
     pub signals: Vec<Signal>,
@@ -150,9 +152,15 @@ pub struct ExportFlags {
     pub client_key: Option<PathBuf>,
     pub insecure_skip_verify: bool,
     pub retries: u32,
+    /// A scenario file: below the flags, above the environment.
+    pub scenario: Option<Arc<Scenario>>,
 }
 
 impl ExportFlags {
+    fn export_section(&self) -> Option<(&Scenario, &ExportSection)> {
+        self.scenario.as_deref().map(|s| (s, &s.data.export))
+    }
+
     fn signal_endpoint(&self, s: Signal) -> Option<&String> {
         match s {
             Signal::Trace => self.traces_endpoint.as_ref(),
@@ -234,6 +242,12 @@ fn resolve_protocol(
     if let Some(p) = flags.protocol {
         return Ok(Sourced::new(p, Provenance::flag("--protocol")));
     }
+    if let Some((sc, Some(v))) = flags
+        .export_section()
+        .map(|(sc, e)| (sc, e.protocol.as_ref()))
+    {
+        return sc.parse_value(v, "export.protocol");
+    }
     match env_lookup(env, s, "PROTOCOL") {
         Some((raw, src)) => Ok(Sourced::new(parse_with(&raw, &src)?, src)),
         None => Ok(Sourced::default_value(Protocol::HttpProtobuf)),
@@ -260,6 +274,25 @@ fn resolve_url(
     if let Some(raw) = &flags.endpoint {
         let src = Provenance::flag("--endpoint");
         return Ok(Sourced::new(for_protocol(parse_endpoint(raw, &src)?), src));
+    }
+    if let Some((sc, e)) = flags.export_section() {
+        let (key, per_signal) = match s {
+            Signal::Trace => ("export.traces_endpoint", e.traces_endpoint.as_ref()),
+            Signal::Log => ("export.logs_endpoint", e.logs_endpoint.as_ref()),
+            Signal::Metric => ("export.metrics_endpoint", e.metrics_endpoint.as_ref()),
+        };
+        if let Some(v) = per_signal {
+            let src = sc.source(key);
+            let url =
+                parse_endpoint(v.get_ref(), &src).map_err(|err| sc.error(v, key, err.problem))?;
+            return Ok(Sourced::new(url, src));
+        }
+        if let Some(v) = &e.endpoint {
+            let src = sc.source("export.endpoint");
+            let url = parse_endpoint(v.get_ref(), &src)
+                .map_err(|err| sc.error(v, "export.endpoint", err.problem))?;
+            return Ok(Sourced::new(for_protocol(url), src));
+        }
     }
     let signal_var = var(Some(s), "ENDPOINT");
     if let Some(raw) = env.get(&signal_var) {
@@ -291,25 +324,22 @@ fn resolve_headers(
             merge_headers(&mut headers, parse_header_list(raw, &name)?);
         }
     }
+    if let Some(sc) = flags.scenario.as_deref() {
+        merge_headers(&mut headers, sc.export_headers()?);
+    }
     let from_flags = flags
         .headers
         .iter()
         .map(|h| parse_header_flag(h, "--header"))
         .collect::<Result<Vec<_>, _>>()?;
     merge_headers(&mut headers, from_flags);
-    if let Some(t) = &flags.tenant {
-        if t.trim().is_empty() || t.contains(['\r', '\n']) {
-            return Err(ConfigError::new(
-                "--tenant",
-                "tenant must be a non-empty single line",
-            ));
-        }
+    if let Some(t) = tenant(flags)? {
         merge_headers(
             &mut headers,
             vec![Header {
                 name: "x-scope-orgid".into(),
-                value: t.trim().to_string(),
-                source: Provenance::flag("--tenant"),
+                value: t.value,
+                source: t.source,
             }],
         );
     }
@@ -323,6 +353,12 @@ fn resolve_compression(
 ) -> Result<Sourced<Compression>, ConfigError> {
     if let Some(c) = flags.compression {
         return Ok(Sourced::new(c, Provenance::flag("--compression")));
+    }
+    if let Some((sc, Some(v))) = flags
+        .export_section()
+        .map(|(sc, e)| (sc, e.compression.as_ref()))
+    {
+        return sc.parse_value(v, "export.compression");
     }
     match env_lookup(env, s, "COMPRESSION") {
         Some((raw, src)) => Ok(Sourced::new(parse_with(&raw, &src)?, src)),
@@ -338,6 +374,16 @@ fn resolve_timeout(
     if let Some(t) = flags.timeout {
         let t = (!t.is_zero()).then_some(t);
         return Ok(Sourced::new(t, Provenance::flag("--export-timeout")));
+    }
+    if let Some((sc, Some(v))) = flags
+        .export_section()
+        .map(|(sc, e)| (sc, e.timeout.as_ref()))
+    {
+        let d = sc.duration(v, "export.timeout")?;
+        return Ok(Sourced::new(
+            (!d.value.is_zero()).then_some(d.value),
+            d.source,
+        ));
     }
     match env_lookup(env, s, "TIMEOUT") {
         Some((raw, src)) => {
@@ -357,12 +403,16 @@ fn resolve_timeout(
 fn resolve_path(
     flag: Option<&PathBuf>,
     flag_name: &str,
+    scenario: Option<(&Scenario, Option<&toml::Spanned<PathBuf>>, &str)>,
     env: &EnvSnapshot,
     s: Signal,
     suffix: &str,
 ) -> Option<Sourced<PathBuf>> {
     if let Some(p) = flag {
         return Some(Sourced::new(p.clone(), Provenance::flag(flag_name)));
+    }
+    if let Some((sc, Some(v), key)) = scenario {
+        return Some(sc.sourced(v, key));
     }
     env_lookup(env, s, suffix).map(|(raw, src)| Sourced::new(PathBuf::from(raw), src))
 }
@@ -372,11 +422,23 @@ fn resolve_tls(
     env: &EnvSnapshot,
     s: Signal,
 ) -> Result<TlsSettings, ConfigError> {
+    let sec = flags.export_section();
+    let layer = |pick: fn(&ExportSection) -> Option<&toml::Spanned<PathBuf>>, key: &'static str| {
+        sec.map(|(sc, e)| (sc, pick(e), key))
+    };
     let tls = TlsSettings {
-        ca_cert: resolve_path(flags.ca_cert.as_ref(), "--ca-cert", env, s, "CERTIFICATE"),
+        ca_cert: resolve_path(
+            flags.ca_cert.as_ref(),
+            "--ca-cert",
+            layer(|e| e.ca_cert.as_ref(), "export.ca_cert"),
+            env,
+            s,
+            "CERTIFICATE",
+        ),
         client_cert: resolve_path(
             flags.client_cert.as_ref(),
             "--client-cert",
+            layer(|e| e.client_cert.as_ref(), "export.client_cert"),
             env,
             s,
             "CLIENT_CERTIFICATE",
@@ -384,11 +446,15 @@ fn resolve_tls(
         client_key: resolve_path(
             flags.client_key.as_ref(),
             "--client-key",
+            layer(|e| e.client_key.as_ref(), "export.client_key"),
             env,
             s,
             "CLIENT_KEY",
         ),
-        insecure_skip_verify: flags.insecure_skip_verify,
+        insecure_skip_verify: flags.insecure_skip_verify
+            || sec
+                .and_then(|(_, e)| e.insecure_skip_verify.as_ref())
+                .is_some_and(|v| *v.get_ref()),
     };
     match (&tls.client_cert, &tls.client_key) {
         (Some(c), None) => Err(ConfigError::at(
@@ -403,13 +469,35 @@ fn resolve_tls(
     }
 }
 
+/// The tenant (X-Scope-OrgID) for writes and reads: `--tenant`, then the scenario's.
+pub fn tenant(flags: &ExportFlags) -> Result<Option<Sourced<String>>, ConfigError> {
+    let t = match (&flags.tenant, flags.scenario.as_deref()) {
+        (Some(t), _) => Sourced::new(t.clone(), Provenance::flag("--tenant")),
+        (None, Some(sc)) => match &sc.data.tenant {
+            Some(v) => sc.sourced(v, "tenant"),
+            None => return Ok(None),
+        },
+        (None, None) => return Ok(None),
+    };
+    if t.value.trim().is_empty() || t.value.contains(['\r', '\n']) {
+        return Err(ConfigError::at(
+            &t.source,
+            "tenant must be a non-empty single line",
+        ));
+    }
+    Ok(Some(Sourced::new(t.value.trim().to_string(), t.source)))
+}
+
 /// Resolves the export target for the requested signals.
 pub fn resolve_export_target(
     flags: &ExportFlags,
     env: &EnvSnapshot,
 ) -> Result<ExportTarget, ConfigError> {
     let signals = if flags.signals.is_empty() {
-        Signal::ALL.to_vec()
+        match flags.scenario.as_deref() {
+            Some(sc) => sc.signals()?,
+            None => Signal::ALL.to_vec(),
+        }
     } else {
         let mut s = flags.signals.clone();
         s.sort();
@@ -430,9 +518,17 @@ pub fn resolve_export_target(
             tls: resolve_tls(flags, env, s)?,
         });
     }
+    let scenario_retries = flags
+        .export_section()
+        .and_then(|(_, e)| e.retries.as_ref())
+        .map(|v| *v.get_ref());
     Ok(ExportTarget {
         signals: out,
-        retries: flags.retries,
+        retries: if flags.retries > 0 {
+            flags.retries
+        } else {
+            scenario_retries.unwrap_or(0)
+        },
     })
 }
 

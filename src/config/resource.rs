@@ -21,6 +21,9 @@ pub struct ResourceSpec {
 pub struct ResourceFlags {
     pub service_name: Option<String>,
     pub service_instance_id: Option<String>,
+    /// From a scenario file: below the flags, above the environment.
+    pub scenario_service_name: Option<Sourced<String>>,
+    pub scenario_service_instance_id: Option<Sourced<String>>,
 }
 
 pub const DEFAULT_SERVICE_NAME: &str = "otel-canary";
@@ -51,6 +54,8 @@ impl ResourceSpec {
 
         let service_name = if let Some(v) = flags.service_name.clone() {
             Sourced::new(v, Provenance::flag("--service-name"))
+        } else if let Some(v) = flags.scenario_service_name.clone() {
+            v
         } else if let Some(v) = env.get("OTEL_SERVICE_NAME") {
             Sourced::new(v.to_string(), Provenance::env("OTEL_SERVICE_NAME"))
         } else if let Some(v) = ra_name {
@@ -66,6 +71,8 @@ impl ResourceSpec {
         }
         let service_instance_id = if let Some(v) = flags.service_instance_id.clone() {
             Sourced::new(v, Provenance::flag("--service-instance-id"))
+        } else if let Some(v) = flags.scenario_service_instance_id.clone() {
+            v
         } else if let Some(v) = ra_instance {
             Sourced::new(v, Provenance::env(RA))
         } else {

@@ -2,4 +2,5 @@
 //! person (and an alert) can act on.
 
 pub mod error_class;
+pub mod hints;
 pub mod sniff;

@@ -98,6 +98,24 @@ impl Exporter {
         .await
     }
 
+    /// Exports one signal of the probe; `None` when this exporter has no lane for it.
+    pub async fn export_one(
+        &self,
+        signal: Signal,
+        probe: &Probe,
+        resource: &ResourceSpec,
+        tag: MetricTag,
+    ) -> Option<ExportOutcome> {
+        let lane = self.lanes.iter().find(|l| l.target.signal == signal)?;
+        let payload = build_payload(signal, probe, resource, tag);
+        Some(self.export_lane(lane, payload).await)
+    }
+
+    /// The signals this exporter sends, in order.
+    pub fn signals(&self) -> Vec<Signal> {
+        self.lanes.iter().map(|l| l.target.signal).collect()
+    }
+
     async fn export_lane(&self, lane: &Lane, payload: Payload) -> ExportOutcome {
         let t = &lane.target;
         let gzip_on = t.compression.value == Compression::Gzip;

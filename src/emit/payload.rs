@@ -38,6 +38,19 @@ pub enum MetricTag {
     Label,
 }
 
+impl std::str::FromStr for MetricTag {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "value" => Ok(MetricTag::Value),
+            "label" => Ok(MetricTag::Label),
+            other => Err(format!(
+                "'{other}' is not a metric tag mode (value or label)"
+            )),
+        }
+    }
+}
+
 /// The log body, also what a line filter searches for.
 pub fn log_body(probe: &Probe) -> String {
     format!("otel-canary probe {}", probe.probe_id)

@@ -3,11 +3,16 @@
 
 pub mod emit_human;
 pub mod emit_json;
+pub mod progress;
+pub mod run_human;
+pub mod run_json;
+pub mod run_junit;
 
 use crate::config::Sourced;
 use crate::config::resource::ResourceSpec;
 use crate::emit::outcome::ExportOutcome;
 use crate::probe::{Probe, hex};
+use crate::roundtrip::outcome::SignalOutcome;
 use serde::Serialize;
 
 /// The probe's identifiers as reports show them.
@@ -71,6 +76,21 @@ impl EmitReport {
     pub fn ok(&self) -> bool {
         self.exports.iter().all(ExportOutcome::accepted)
     }
+}
+
+/// Everything `run` learned.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub probe: ProbeView,
+    pub resource: ResourceView,
+    /// The scenario file in effect, if any.
+    pub scenario: Option<String>,
+    /// True when no signal failed.
+    pub ok: bool,
+    /// Wall time of the round trip.
+    pub seconds: f64,
+    pub signals: Vec<SignalOutcome>,
+    pub warnings: Vec<String>,
 }
 
 /// `3.2 ms`, `1.25 s`: readable durations from float seconds.

@@ -1,0 +1,256 @@
+//! Loki: is the probe's log line queryable, and does it still carry the probe's trace id
+//! (trace <-> log correlation)?
+//!
+//! Wire facts (shared/fixtures/loki): `query_range` answers `streams`; structured metadata is
+//! merged into `stream` by default, or, with `X-Loki-Response-Encoding-Flags:
+//! categorize-labels`, sent as a third element of each value. Both shapes are read.
+
+use super::client::{QueryError, ReadClient, join};
+use crate::diagnose::error_class::ErrorClass;
+use crate::emit::payload::PROBE_ID_LABEL;
+use crate::poll::Read;
+use crate::probe::{Probe, hex, unix_nanos};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+use url::Url;
+
+/// The default stream selector: stable labels only, so a canary never creates streams.
+pub const DEFAULT_SELECTOR: &str = r#"{service_name="otel-canary"}"#;
+
+/// How the query singles out the probe's line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogMatch {
+    /// `| canary_probe_id="<id>"`: Loki's native OTLP ingest keeps attributes as structured
+    /// metadata.
+    StructuredMetadata,
+    /// `|= "<id>"`: for pipelines whose labels differ (an Alloy `loki` exporter writes a JSON
+    /// line); the probe id is in the line text either way.
+    Line,
+}
+
+impl FromStr for LogMatch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "structured-metadata" | "metadata" => Ok(LogMatch::StructuredMetadata),
+            "line" => Ok(LogMatch::Line),
+            other => Err(format!(
+                "'{other}' is not a log match mode (structured-metadata or line)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for LogMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogMatch::StructuredMetadata => "structured-metadata",
+            LogMatch::Line => "line",
+        })
+    }
+}
+
+/// The LogQL query for the probe.
+pub fn log_query(selector: &str, mode: LogMatch, probe: &Probe) -> String {
+    match mode {
+        LogMatch::StructuredMetadata => {
+            format!("{selector} | {PROBE_ID_LABEL}=\"{}\"", probe.probe_id)
+        }
+        LogMatch::Line => format!("{selector} |= \"{}\"", probe.probe_id),
+    }
+}
+
+/// One log entry as Loki returned it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LogEntry {
+    pub timestamp_ns: String,
+    pub line: String,
+    /// Stream labels (with structured metadata merged in, unless categorized).
+    pub labels: BTreeMap<String, String>,
+    /// Structured metadata and parsed labels, when Loki sent them apart.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl LogEntry {
+    /// A label or structured-metadata value, wherever Loki put it.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .get(key)
+            .or_else(|| self.labels.get(key))
+            .map(String::as_str)
+    }
+
+    /// The trace id the entry carries: structured metadata `trace_id` (Loki's OTLP ingest), or
+    /// a `traceid`/`trace_id` member of a JSON line (Alloy's `loki` exporter).
+    pub fn trace_id(&self) -> Option<String> {
+        if let Some(t) = self.get("trace_id").or_else(|| self.get("traceid")) {
+            return Some(t.to_ascii_lowercase());
+        }
+        let v: Value = serde_json::from_str(&self.line).ok()?;
+        ["traceid", "trace_id", "traceId"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .map(str::to_ascii_lowercase)
+    }
+}
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Parses a `query_range` answer into entries. A non-`streams` result is an error: the query
+/// we send is always a log query.
+pub fn parse_query_range(body: &[u8]) -> Result<Vec<LogEntry>, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    if v.get("status").and_then(Value::as_str) != Some("success") {
+        return Err(format!(
+            "status is {}",
+            v.get("status").unwrap_or(&Value::Null)
+        ));
+    }
+    let data = v.get("data").ok_or("no \"data\" member")?;
+    match data.get("resultType").and_then(Value::as_str) {
+        Some("streams") => {}
+        other => return Err(format!("resultType {other:?}, expected \"streams\"")),
+    }
+    let mut out = Vec::new();
+    for stream in data
+        .get("result")
+        .and_then(Value::as_array)
+        .ok_or("no \"result\" array")?
+    {
+        let labels = string_map(stream.get("stream"));
+        for value in stream
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(parts) = value.as_array() else {
+                continue;
+            };
+            let text = |i: usize| {
+                parts
+                    .get(i)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let mut metadata = string_map(parts.get(2).and_then(|m| m.get("structuredMetadata")));
+            metadata.extend(string_map(parts.get(2).and_then(|m| m.get("parsed"))));
+            out.push(LogEntry {
+                timestamp_ns: text(0),
+                line: text(1),
+                labels: labels.clone(),
+                metadata,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What a successful read proved, including the correlation check.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LogSeen {
+    pub line: String,
+    /// The trace id on the entry, if any.
+    pub trace_id: Option<String>,
+    /// True when it equals the probe's trace id.
+    pub correlated: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Picks the probe's entry out of the answer.
+pub fn find_probe_entry(entries: &[LogEntry], probe: &Probe) -> Option<LogSeen> {
+    let id = probe.probe_id.to_string();
+    let entry = entries
+        .iter()
+        .find(|e| e.get(PROBE_ID_LABEL) == Some(id.as_str()) || e.line.contains(&id))?;
+    let trace_id = entry.trace_id();
+    let mut labels = entry.labels.clone();
+    labels.extend(entry.metadata.clone());
+    Some(LogSeen {
+        line: entry.line.clone(),
+        correlated: trace_id.as_deref() == Some(hex(&probe.trace_id).as_str()),
+        trace_id,
+        labels,
+    })
+}
+
+/// Reads logs from one Loki.
+#[derive(Debug)]
+pub struct LokiReader {
+    client: ReadClient,
+    base: Url,
+    selector: String,
+    mode: LogMatch,
+}
+
+impl LokiReader {
+    pub fn new(client: ReadClient, base: Url, selector: String, mode: LogMatch) -> Self {
+        LokiReader {
+            client,
+            base,
+            selector,
+            mode,
+        }
+    }
+
+    /// The query this reader sends for a probe (for the report).
+    pub fn query_for(&self, probe: &Probe) -> String {
+        log_query(&self.selector, self.mode, probe)
+    }
+
+    /// One `query_range` read over [probe start - 5 min, now + 1 min].
+    pub async fn read_log(&self, probe: &Probe) -> Read<LogSeen, QueryError> {
+        let url = join(&self.base, "loki/api/v1/query_range");
+        let start = unix_nanos(probe.started_at).saturating_sub(300_000_000_000);
+        let end = unix_nanos(SystemTime::now() + Duration::from_secs(60));
+        let query = [
+            ("query", self.query_for(probe)),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("limit", "10".to_string()),
+            ("direction", "backward".to_string()),
+        ];
+        let answer = match self
+            .client
+            .fetch(
+                &url,
+                &query,
+                &[("X-Loki-Response-Encoding-Flags", "categorize-labels")],
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(read) => return read,
+        };
+        match parse_query_range(&answer.body) {
+            Err(e) => Read::Refused(self.client.error(
+                ErrorClass::Body,
+                Some(answer.status),
+                &format!("Loki's answer is unusable: {e}"),
+                &url,
+            )),
+            Ok(entries) => match find_probe_entry(&entries, probe) {
+                Some(seen) => Read::Visible(seen),
+                None if entries.is_empty() => Read::NotYet("no matching log line".into()),
+                None => Read::NotYet(format!(
+                    "{} line(s) matched the query, none of them the probe's",
+                    entries.len()
+                )),
+            },
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Mimir, Prometheus and VictoriaMetrics share the PromQL HTTP API: is the marker gauge's
+//! latest sample this probe's marker value?
+//!
+//! Wire facts (shared/fixtures): Mimir and Prometheus label an OTLP metric with
+//! `job`/`instance` (from service.namespace/service.name and service.instance.id);
+//! VictoriaMetrics keeps the dotted resource attributes (`service.name`) unless started with
+//! `-opentelemetry.usePrometheusNaming`. The default query therefore selects the marker by
+//! name only and picks this canary's series out of the answer under either mapping. VM hides
+//! samples younger than 30 s unless the query sends `latency_offset`, which the others ignore.
+
+use super::client::{QueryError, ReadClient, join};
+use crate::config::resource::ResourceSpec;
+use crate::diagnose::error_class::ErrorClass;
+use crate::emit::payload::{MARKER_METRIC, PROBE_ID_LABEL};
+use crate::poll::Read;
+use crate::probe::Probe;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+use url::Url;
+
+/// One series of an instant-query answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub labels: BTreeMap<String, String>,
+    /// Evaluation timestamp, unix seconds.
+    pub at: f64,
+    pub value: f64,
+}
+
+/// Parses an instant-query (`vector`) answer; VictoriaMetrics' extra `stats` is ignored.
+pub fn parse_vector(body: &[u8]) -> Result<Vec<Sample>, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    if v.get("status").and_then(Value::as_str) != Some("success") {
+        let err = v.get("error").and_then(Value::as_str).unwrap_or("");
+        return Err(format!("status is not success {err}"));
+    }
+    let data = v.get("data").ok_or("no \"data\" member")?;
+    match data.get("resultType").and_then(Value::as_str) {
+        Some("vector") => {}
+        other => return Err(format!("resultType {other:?}, expected \"vector\"")),
+    }
+    let mut out = Vec::new();
+    for r in data
+        .get("result")
+        .and_then(Value::as_array)
+        .ok_or("no \"result\" array")?
+    {
+        let labels = r
+            .get("metric")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let pair = r
+            .get("value")
+            .and_then(Value::as_array)
+            .ok_or("a result has no \"value\" pair")?;
+        let at = pair
+            .first()
+            .and_then(Value::as_f64)
+            .ok_or("bad timestamp")?;
+        let value = pair
+            .get(1)
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<f64>().ok())
+            .ok_or("bad sample value")?;
+        out.push(Sample { labels, at, value });
+    }
+    Ok(out)
+}
+
+/// Which series belong to this canary.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeriesIdentity {
+    /// `job` as Prometheus/Mimir derive it: `service.namespace/service.name` or the name.
+    pub job: String,
+    pub instance: String,
+    pub service_name: String,
+    /// Set in `label` metric-tag mode: the series must carry this probe id too.
+    pub probe_id: Option<String>,
+}
+
+impl SeriesIdentity {
+    pub fn of(resource: &ResourceSpec, probe_id: Option<String>) -> Self {
+        let name = resource.service_name.value.clone();
+        let job = match resource
+            .extra
+            .iter()
+            .find(|(k, _)| k == "service.namespace")
+        {
+            Some((_, ns)) if !ns.is_empty() => format!("{ns}/{name}"),
+            _ => name.clone(),
+        };
+        SeriesIdentity {
+            job,
+            instance: resource.service_instance_id.value.clone(),
+            service_name: name,
+            probe_id,
+        }
+    }
+
+    /// True for this canary's series under the Prometheus or the VictoriaMetrics mapping.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        let get = |k: &str| labels.get(k).map(String::as_str);
+        let prometheus = get("job") == Some(&self.job) && get("instance") == Some(&self.instance);
+        let dotted = get("service.name") == Some(&self.service_name)
+            && get("service.instance.id") == Some(&self.instance);
+        let probe_ok = match &self.probe_id {
+            None => true,
+            Some(id) => {
+                get(PROBE_ID_LABEL) == Some(id) || get("canary.probe_id") == Some(id.as_str())
+            }
+        };
+        (prometheus || dotted) && probe_ok
+    }
+}
+
+/// What a successful read proved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricSeen {
+    pub value: f64,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Judges an answer: visible when one of our series holds exactly the probe's marker.
+pub fn judge_samples(
+    samples: &[Sample],
+    identity: Option<&SeriesIdentity>,
+    marker: f64,
+) -> Result<MetricSeen, String> {
+    let ours: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| identity.is_none_or(|id| id.matches(&s.labels)))
+        .collect();
+    if let Some(hit) = ours.iter().find(|s| s.value == marker) {
+        return Ok(MetricSeen {
+            value: hit.value,
+            labels: hit.labels.clone(),
+        });
+    }
+    Err(match (ours.first(), samples.len()) {
+        (Some(s), _) => format!(
+            "the marker series holds {} (an earlier probe), not {marker}",
+            fmt_value(s.value)
+        ),
+        (None, 0) => "no marker series yet".to_string(),
+        (None, n) => format!("{n} marker series, none with this canary's job/instance"),
+    })
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// Reads the marker from one PromQL API.
+#[derive(Debug)]
+pub struct PrometheusReader {
+    client: ReadClient,
+    /// Where `api/v1/query` lives: Mimir's base already carries `/prometheus`.
+    api_base: Url,
+    /// An explicit selector from the user; `None` = the marker by name, filtered by identity.
+    selector: Option<String>,
+    identity: SeriesIdentity,
+}
+
+impl PrometheusReader {
+    pub fn new(
+        client: ReadClient,
+        api_base: Url,
+        selector: Option<String>,
+        identity: SeriesIdentity,
+    ) -> Self {
+        PrometheusReader {
+            client,
+            api_base,
+            selector,
+            identity,
+        }
+    }
+
+    /// The PromQL this reader sends.
+    pub fn query(&self) -> String {
+        self.selector
+            .clone()
+            .unwrap_or_else(|| MARKER_METRIC.to_string())
+    }
+
+    /// One instant query. `time` is the canary's now plus a second, so a canary clock running
+    /// ahead of the server cannot hide the sample behind the query's evaluation time.
+    pub async fn read_marker(&self, probe: &Probe) -> Read<MetricSeen, QueryError> {
+        let url = join(&self.api_base, "api/v1/query");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let query = [
+            ("query", self.query()),
+            ("time", format!("{:.3}", now + 1.0)),
+            ("latency_offset", "1ms".to_string()),
+        ];
+        let answer = match self.client.fetch(&url, &query, &[]).await {
+            Ok(a) => a,
+            Err(read) => return read,
+        };
+        let samples = match parse_vector(&answer.body) {
+            Ok(s) => s,
+            Err(e) => {
+                return Read::Refused(self.client.error(
+                    ErrorClass::Body,
+                    Some(answer.status),
+                    &format!("the query answer is unusable: {e}"),
+                    &url,
+                ));
+            }
+        };
+        let identity = self.selector.is_none().then_some(&self.identity);
+        match judge_samples(&samples, identity, probe.marker) {
+            Ok(seen) => Read::Visible(seen),
+            Err(why) => Read::NotYet(why),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `otel-canary run`: one probe, every signal read back, a report and an exit code.
+
+use crate::cli::{RunArgs, RunOutput};
+use crate::commands::emit::target_warnings;
+use crate::config::ConfigError;
+use crate::config::env::EnvSnapshot;
+use crate::config::otlp::{resolve_export_target, tenant};
+use crate::config::read::resolve_read_target;
+use crate::config::resource::ResourceSpec;
+use crate::config::scenario::Scenario;
+use crate::emit::payload::MetricTag;
+use crate::probe::Probe;
+use crate::report::progress::TerminalProgress;
+use crate::report::{ProbeView, ResourceView, RunReport, run_human, run_json, run_junit};
+use crate::roundtrip::{NoProgress, Progress, RoundTrip};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+/// A round trip ready to run, with what the report needs to say about its configuration.
+pub struct Prepared {
+    pub roundtrip: RoundTrip,
+    pub resource: ResourceSpec,
+    pub scenario: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Resolves scenario, flags and environment into a round trip.
+pub fn prepare(args: &RunArgs, env: &EnvSnapshot) -> Result<Prepared, ConfigError> {
+    let scenario = args
+        .scenario
+        .as_deref()
+        .map(Scenario::load)
+        .transpose()?
+        .map(Arc::new);
+    let mut export_flags = args.export.flags();
+    export_flags.scenario = scenario.clone();
+    let export = resolve_export_target(&export_flags, env)?;
+    let tenant = tenant(&export_flags)?;
+    let read = resolve_read_target(&args.read.flags(), scenario.as_deref(), tenant, env)?;
+
+    let mut resource_flags = args.probe.resource_flags();
+    let mut tag = args.probe.metric_tag.map(Into::into);
+    if let Some(sc) = scenario.as_deref() {
+        let p = &sc.data.probe;
+        resource_flags.scenario_service_name = p
+            .service_name
+            .as_ref()
+            .map(|v| sc.sourced(v, "probe.service_name"));
+        resource_flags.scenario_service_instance_id = p
+            .service_instance_id
+            .as_ref()
+            .map(|v| sc.sourced(v, "probe.service_instance_id"));
+        if tag.is_none()
+            && let Some(v) = &p.metric_tag
+        {
+            tag = Some(sc.parse_value::<MetricTag>(v, "probe.metric_tag")?.value);
+        }
+    }
+    let resource = ResourceSpec::resolve(&resource_flags, env)?;
+    let mut warnings = target_warnings(&export);
+    let roundtrip = RoundTrip::new(&export, read, resource.clone(), tag.unwrap_or_default())?;
+    warnings.extend(roundtrip.warnings());
+    Ok(Prepared {
+        roundtrip,
+        resource,
+        scenario: scenario.map(|s| s.file.clone()),
+        warnings,
+    })
+}
+
+/// Runs the prepared round trip once and builds the report (the probe is returned too, for
+/// callers that check what arrived).
+pub async fn run_once(p: &Prepared, progress: &dyn Progress) -> (RunReport, Probe) {
+    let outcome = p.roundtrip.run(progress).await;
+    let report = RunReport {
+        probe: ProbeView::of(&outcome.probe),
+        resource: ResourceView::of(&p.resource),
+        scenario: p.scenario.clone(),
+        ok: outcome.ok(),
+        seconds: outcome.seconds,
+        signals: outcome.signals,
+        warnings: p.warnings.clone(),
+    };
+    (report, outcome.probe)
+}
+
+pub async fn run(args: &RunArgs, env: &EnvSnapshot) -> Result<u8, ConfigError> {
+    let prepared = prepare(args, env)?;
+    let report = if std::io::stderr().is_terminal() && args.output == RunOutput::Human {
+        let progress = TerminalProgress::new(&prepared.roundtrip.signals());
+        let (r, _) = run_once(&prepared, &progress).await;
+        progress.finish();
+        r
+    } else {
+        run_once(&prepared, &NoProgress).await.0
+    };
+    let text = match args.output {
+        RunOutput::Human => run_human::render(&report),
+        RunOutput::Json => run_json::render(&report),
+        RunOutput::Junit => run_junit::render(&report),
+    };
+    print!("{text}");
+    Ok(if report.ok { 0 } else { 1 })
+}

@@ -1,0 +1,182 @@
+//! Hints: the sentence a person at 2 a.m. can act on, built from which hop failed, how, and
+//! what the target looked like (a collector in front, or a backend's own OTLP endpoint).
+
+use crate::backends::QueryError;
+use crate::diagnose::error_class::ErrorClass;
+use crate::emit::outcome::ExportOutcome;
+use crate::roundtrip::outcome::{HopName, Reason};
+use crate::signal::Signal;
+
+/// The facts a hint may draw on.
+#[derive(Debug)]
+pub struct HintContext<'a> {
+    pub signal: Signal,
+    pub hop: HopName,
+    pub reason: Reason,
+    pub export: &'a ExportOutcome,
+    /// `Tempo`, `Loki`, `Mimir`, `Prometheus`.
+    pub backend: &'a str,
+    pub backend_url: &'a str,
+    pub deadline_seconds: f64,
+    pub query_error: Option<&'a QueryError>,
+    /// What the last read saw ("no matching log line", "the marker series holds …").
+    pub last_seen: Option<&'a str>,
+    pub tenant: bool,
+}
+
+/// True when the export went to a backend's own OTLP endpoint rather than a collector.
+fn direct_to_backend(export: &ExportOutcome) -> bool {
+    let path = export.url.value.path();
+    let port = export.url.value.port_or_known_default();
+    path.contains("/otlp/")
+        || path.contains("/opentelemetry/")
+        || matches!(port, Some(3100 | 9009 | 8428 | 9090))
+}
+
+fn response_text(export: &ExportOutcome) -> String {
+    export
+        .last()
+        .response
+        .as_ref()
+        .map(|r| r.summary())
+        .unwrap_or_else(|| "an ack".into())
+}
+
+fn fmt_secs(s: f64) -> String {
+    if s.fract() == 0.0 {
+        format!("{s:.0}s")
+    } else {
+        format!("{s:.1}s")
+    }
+}
+
+/// A hint for a failed hop, or `None` when there is nothing better to say than the detail.
+pub fn hint(c: &HintContext<'_>) -> Option<String> {
+    let s = c.signal;
+    let b = c.backend;
+    match (c.hop, c.reason) {
+        (_, Reason::Export(class)) => Some(export_hint(class, c.export)),
+        (HopName::Search, Reason::NotFound) => Some(format!(
+            "the trace is readable by id but TraceQL search did not find it within {}: Tempo \
+             search only sees a trace after the ingester cuts it (trace_idle_period, and \
+             query_end_cutoff = 30s in Tempo 3); raise --search-timeout or check Tempo's search \
+             settings",
+            fmt_secs(c.deadline_seconds)
+        )),
+        (_, Reason::NotFound) => {
+            let mut h = if direct_to_backend(c.export) {
+                format!(
+                    "{b} accepted the {s} ({}) but the query never found it within {}: the query \
+                     does not match what was written",
+                    response_text(c.export),
+                    fmt_secs(c.deadline_seconds)
+                )
+            } else {
+                format!(
+                    "the collector accepted the {s} ({}) but it never reached {b} within {}: \
+                     the collector has no {} pipeline exporting to {b}, or its exporter fails \
+                     (check the collector's logs and otelcol_exporter_send_failed_* metrics)",
+                    response_text(c.export),
+                    fmt_secs(c.deadline_seconds),
+                    s.plural()
+                )
+            };
+            match s {
+                Signal::Log => h.push_str(
+                    "; if the pipeline relabels logs (an Alloy loki exporter), try --log-match line \
+                     or --log-selector",
+                ),
+                Signal::Metric => {
+                    if let Some(seen) = c.last_seen {
+                        h.push_str(&format!("; last read: {seen}"));
+                    }
+                    h.push_str(
+                        "; the marker is matched by job/instance (service.name/service.instance.id): \
+                         give --metric-selector if your pipeline relabels",
+                    );
+                }
+                Signal::Trace => {}
+            }
+            if !c.tenant {
+                h.push_str("; on a multi-tenant stack, writes and reads need the same --tenant");
+            }
+            Some(h)
+        }
+        (_, Reason::QueryFailed) => Some(query_hint(c)),
+        (_, Reason::Incomplete) => Some(format!(
+            "only part of the {s} arrived in {b}: {}; the pipeline drops spans of one service \
+             (a filter or sampling processor?)",
+            c.last_seen.unwrap_or("one span is missing")
+        )),
+        (_, Reason::Mismatch) => None,
+    }
+}
+
+fn export_hint(class: ErrorClass, export: &ExportOutcome) -> String {
+    let url = export.url.value.as_str();
+    let chosen = &export.url.source;
+    let base = match class {
+        ErrorClass::ConnectRefused => format!(
+            "nothing listens at {url} (chosen by {chosen}): is the collector running, and is \
+             this the right host and port?"
+        ),
+        ErrorClass::Dns => format!("the host of {url} (chosen by {chosen}) does not resolve"),
+        ErrorClass::ConnectTimeout => format!(
+            "no connection to {url} within the export timeout: a firewall or a wrong address?"
+        ),
+        ErrorClass::TlsHandshake => format!(
+            "TLS with {url} failed: a plain-text port, or a certificate the canary does not \
+             trust (--ca-cert)"
+        ),
+        ErrorClass::ProtocolMismatch => format!(
+            "{url} speaks another protocol than {}: see the detail",
+            export.protocol.value
+        ),
+        ErrorClass::HttpStatus | ErrorClass::GrpcStatus => {
+            "the receiver refused the export: see its answer in the detail".to_string()
+        }
+        ErrorClass::PartialSuccess => {
+            "the receiver accepted the request but rejected items (OTLP partial success): its \
+             message says why"
+                .to_string()
+        }
+        _ => format!("the export to {url} failed"),
+    };
+    format!("{base}; the {} was not polled", export.signal)
+}
+
+fn query_hint(c: &HintContext<'_>) -> String {
+    let b = c.backend;
+    let url = c.backend_url;
+    let Some(e) = c.query_error else {
+        return format!("{b} refused the query");
+    };
+    match (e.class, e.status) {
+        (_, Some(401)) if e.message.contains("no org id") => format!(
+            "{b} is multi-tenant and the read had no tenant: pass --tenant ORG_ID (X-Scope-OrgID on \
+             writes and reads)"
+        ),
+        (_, Some(401 | 403)) => format!(
+            "{b} refused the credentials: check --read-user/OTEL_CANARY_READ_PASSWORD or \
+             OTEL_CANARY_READ_TOKEN"
+        ),
+        (_, Some(404)) => format!(
+            "{url} has no such API path: is it the {b} query port? (Mimir: --mimir adds \
+             /prometheus; Prometheus/VictoriaMetrics: --prometheus)"
+        ),
+        (_, Some(_)) => format!("{b} refused the query: {}", e.message),
+        (ErrorClass::ConnectRefused, _) => {
+            format!("nothing listens at {url}: is {b} running and is this its query port?")
+        }
+        (ErrorClass::Dns, _) => format!("the host of {url} does not resolve"),
+        (ErrorClass::TlsHandshake, _) => format!(
+            "TLS with {url} failed: a plain-text port, or an untrusted certificate \
+             (--read-ca-cert)"
+        ),
+        (ErrorClass::ProtocolMismatch, _) => {
+            format!("{url} does not speak HTTP as expected: is it the {b} query port?")
+        }
+        (ErrorClass::Body, _) => format!("{b}'s answer made no sense: {}", e.message),
+        _ => format!("{b} could not be queried: {}", e.message),
+    }
+}

@@ -1,0 +1,177 @@
+//! The `run` report for people: one row per signal and hop with its duration and verdict,
+//! then a hint for every failure, the checks on what was read back, and the resolved
+//! topology (where each signal went and was read from, and which setting chose it).
+
+use super::{RunReport, fmt_seconds};
+use crate::roundtrip::outcome::{Hop, HopName, Status};
+use comfy_table::{Cell, Table, presets};
+use owo_colors::{OwoColorize, Stream};
+
+fn paint(s: &str, status: Status) -> String {
+    match status {
+        Status::Ok => s
+            .if_supports_color(Stream::Stdout, |t| t.green())
+            .to_string(),
+        Status::Failed => s.if_supports_color(Stream::Stdout, |t| t.red()).to_string(),
+        Status::Skipped => s
+            .if_supports_color(Stream::Stdout, |t| t.dimmed())
+            .to_string(),
+    }
+}
+
+/// The TIME cell: estimates are marked `~` and carry their interval.
+fn time_cell(h: &Hop) -> String {
+    let Some(s) = h.seconds else {
+        return String::new();
+    };
+    match (h.hop, h.visible_after, h.visible_by) {
+        (HopName::Ingest | HopName::Search, Some(a), Some(b)) => format!(
+            "~{} ({}..{})",
+            fmt_seconds(s),
+            fmt_seconds(a),
+            fmt_seconds(b)
+        ),
+        _ => fmt_seconds(s),
+    }
+}
+
+fn detail_cell(h: &Hop) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = h.reason {
+        parts.push(r.to_string());
+    }
+    if let Some(q) = h.queries {
+        parts.push(format!("{q} quer{}", if q == 1 { "y" } else { "ies" }));
+    }
+    if let Some(d) = &h.detail {
+        parts.push(d.clone());
+    }
+    parts.join(", ")
+}
+
+/// Renders the report as text.
+pub fn render(r: &RunReport) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "probe {}  trace {}  marker {}\n",
+        r.probe.probe_id, r.probe.trace_id, r.probe.marker
+    ));
+    out.push_str(&format!(
+        "service.name={} ({})  service.instance.id={} ({})\n",
+        r.resource.service_name.value,
+        r.resource.service_name.source,
+        r.resource.service_instance_id.value,
+        r.resource.service_instance_id.source
+    ));
+    if let Some(s) = &r.scenario {
+        out.push_str(&format!("scenario {s}\n"));
+    }
+    out.push('\n');
+
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING);
+    table.set_header(["SIGNAL", "HOP", "RESULT", "TIME", "DETAIL"]);
+    for s in &r.signals {
+        for (i, h) in s.hops.iter().enumerate() {
+            let signal = if i == 0 {
+                s.signal.to_string()
+            } else {
+                String::new()
+            };
+            let detail = match h.hop {
+                HopName::Export => {
+                    let last = s.export.last();
+                    let mut d = last
+                        .response
+                        .as_ref()
+                        .map(|r| r.summary())
+                        .unwrap_or_else(|| "no answer".into());
+                    if let Some(e) = &last.error {
+                        d = format!("{}, {d}: {}", e.class, e.message);
+                    }
+                    d
+                }
+                _ => detail_cell(h),
+            };
+            table.add_row(vec![
+                Cell::new(signal),
+                Cell::new(h.hop),
+                Cell::new(paint(&h.status.to_string(), h.status)),
+                Cell::new(time_cell(h)),
+                Cell::new(detail),
+            ]);
+        }
+    }
+    out.push_str(&table.to_string());
+    out.push('\n');
+
+    for s in &r.signals {
+        for c in &s.checks {
+            out.push_str(&format!(
+                "{}: check {} {}: {}\n",
+                s.signal,
+                c.name,
+                paint(&c.status.to_string(), c.status),
+                c.detail
+            ));
+        }
+    }
+    let failed: Vec<_> = r
+        .signals
+        .iter()
+        .filter(|s| s.status == Status::Failed)
+        .collect();
+    if !failed.is_empty() {
+        out.push('\n');
+        for s in failed {
+            out.push_str(&format!(
+                "{} {}: {}\n",
+                paint("FAILED", Status::Failed),
+                s.signal,
+                s.reason.map(|r| r.to_string()).unwrap_or_default()
+            ));
+            if let Some(h) = &s.hint {
+                out.push_str(&format!("  hint: {h}\n"));
+            }
+        }
+    }
+
+    out.push_str("\ntopology:\n");
+    for s in &r.signals {
+        out.push_str(&format!(
+            "  {:<6} sent to {} ({}, {}; chosen by {})\n",
+            s.signal.to_string(),
+            s.export.url.value,
+            s.export.protocol.value,
+            s.export.protocol.source,
+            s.export.url.source
+        ));
+        if let Some(rv) = &s.read {
+            out.push_str(&format!(
+                "         read from {} {} (chosen by {}), deadline {}: {}\n",
+                rv.backend,
+                rv.url.value,
+                rv.url.source,
+                fmt_seconds(rv.deadline_seconds),
+                rv.query
+            ));
+        }
+        let tenant = s.export.headers.iter().find(|h| h.name == "x-scope-orgid");
+        if let Some(t) = tenant {
+            out.push_str(&format!("         tenant {} ({})\n", t.value, t.source));
+        }
+    }
+    for w in &r.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out.push_str(&format!(
+        "\n{} in {}\n",
+        if r.ok {
+            paint("all signals ok", Status::Ok)
+        } else {
+            paint("some signals failed", Status::Failed)
+        },
+        fmt_seconds(r.seconds)
+    ));
+    out
+}

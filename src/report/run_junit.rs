@@ -1,0 +1,78 @@
+//! The `run` report as JUnit XML for CI systems: a test suite per probe, one test case per
+//! signal, per hop and per content check, so a CI dashboard shows which hop broke.
+
+use super::RunReport;
+use crate::roundtrip::outcome::Status;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use std::time::Duration;
+
+fn case(name: String, status: Status, seconds: Option<f64>, message: Option<String>) -> TestCase {
+    let s = match status {
+        Status::Ok => TestCaseStatus::success(),
+        Status::Skipped => {
+            let mut s = TestCaseStatus::skipped();
+            if let Some(m) = &message {
+                s.set_message(m.as_str());
+            }
+            s
+        }
+        Status::Failed => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            if let Some(m) = &message {
+                s.set_message(m.as_str());
+            }
+            s
+        }
+    };
+    let mut tc = TestCase::new(name, s);
+    if let Some(secs) = seconds.filter(|s| s.is_finite() && *s >= 0.0) {
+        tc.set_time(Duration::from_secs_f64(secs));
+    }
+    tc
+}
+
+/// Renders the report as a JUnit XML document.
+pub fn render(r: &RunReport) -> String {
+    let mut suite = TestSuite::new("otel-canary");
+    suite.set_time(Duration::from_secs_f64(r.seconds.max(0.0)));
+    for s in &r.signals {
+        let msg = match (s.reason, &s.hint) {
+            (Some(reason), Some(h)) => Some(format!("{reason}: {h}")),
+            (Some(reason), None) => Some(reason.to_string()),
+            _ => None,
+        };
+        let total = s
+            .hops
+            .iter()
+            .find(|h| h.hop == crate::roundtrip::outcome::HopName::Total)
+            .and_then(|h| h.seconds);
+        suite.add_test_case(case(format!("{}", s.signal), s.status, total, msg));
+        for h in &s.hops {
+            let msg = match (h.reason, &h.detail) {
+                (Some(reason), Some(d)) => Some(format!("{reason}: {d}")),
+                (None, Some(d)) => Some(d.clone()),
+                (Some(reason), None) => Some(reason.to_string()),
+                (None, None) => None,
+            };
+            suite.add_test_case(case(
+                format!("{}.{}", s.signal, h.hop),
+                h.status,
+                h.seconds,
+                msg,
+            ));
+        }
+        for c in &s.checks {
+            suite.add_test_case(case(
+                format!("{}.check.{}", s.signal, c.name),
+                c.status,
+                None,
+                Some(c.detail.clone()),
+            ));
+        }
+    }
+    let mut report = Report::new(format!("otel-canary probe {}", r.probe.probe_id));
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot render JUnit XML: {e} -->\n"))
+}

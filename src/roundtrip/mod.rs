@@ -1,0 +1,688 @@
+//! The round trip: emit each signal, then poll its backend until it is visible or its
+//! deadline passes, all signals concurrently, and turn what happened into hops and verdicts.
+
+pub mod outcome;
+
+use crate::backends::loki::LokiReader;
+use crate::backends::prometheus::{PrometheusReader, SeriesIdentity};
+use crate::backends::tempo::{TempoReader, search_query};
+use crate::backends::{QueryError, ReadClient};
+use crate::config::ConfigError;
+use crate::config::Sourced;
+use crate::config::headers::{Header, merge_headers};
+use crate::config::otlp::ExportTarget;
+use crate::config::read::{Backend, MetricsApi, ReadTarget};
+use crate::config::resource::ResourceSpec;
+use crate::diagnose::hints::{HintContext, hint};
+use crate::emit::exporter::Exporter;
+use crate::emit::payload::MetricTag;
+use crate::poll::{PollEnd, PollPolicy, Polled, Read, poll};
+use crate::probe::{Probe, hex};
+use crate::redact::redact_url;
+use crate::signal::Signal;
+use futures_util::future::join_all;
+use outcome::{Check, Hop, HopName, ReadView, Reason, SignalOutcome, Status};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Live progress for people watching (the command draws it; the round trip only reports).
+pub trait Progress: Send + Sync {
+    fn event(&self, signal: Signal, event: ProgressEvent);
+}
+
+/// What a signal is doing now.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProgressEvent {
+    Exporting,
+    Polling { backend: &'static str, queries: u32 },
+    Done { status: Status },
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn event(&self, _: Signal, _: ProgressEvent) {}
+}
+
+/// What one run found.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub probe: Probe,
+    pub signals: Vec<SignalOutcome>,
+    /// Wall time of the whole round trip.
+    pub seconds: f64,
+}
+
+impl RunOutcome {
+    pub fn ok(&self) -> bool {
+        self.signals.iter().all(|s| s.status != Status::Failed)
+    }
+}
+
+struct MetricReader {
+    api: MetricsApi,
+    reader: PrometheusReader,
+}
+
+/// A prepared round trip: clients built and certificates read once, reusable across probes.
+pub struct RoundTrip {
+    exporter: Exporter,
+    read: ReadTarget,
+    resource: ResourceSpec,
+    tag: MetricTag,
+    tempo: Option<TempoReader>,
+    loki: Option<LokiReader>,
+    metrics: Option<MetricReader>,
+    tenant: bool,
+    pub policy: PollPolicy,
+}
+
+fn client_for(read: &ReadTarget, backend: &Backend) -> Result<ReadClient, ConfigError> {
+    let mut headers: Vec<Header> = read.headers.clone();
+    merge_headers(&mut headers, backend.headers.clone());
+    ReadClient::new(
+        &backend.url.value,
+        headers,
+        &read.tls,
+        read.query_timeout.value,
+    )
+}
+
+impl RoundTrip {
+    pub fn new(
+        export: &ExportTarget,
+        read: ReadTarget,
+        resource: ResourceSpec,
+        tag: MetricTag,
+    ) -> Result<RoundTrip, ConfigError> {
+        let exporter = Exporter::new(export)?;
+        let tempo = match &read.tempo {
+            Some(b) => Some(TempoReader::new(client_for(&read, b)?, b.api_base.clone())),
+            None => None,
+        };
+        let loki = match &read.loki {
+            Some(b) => Some(LokiReader::new(
+                client_for(&read, b)?,
+                b.api_base.clone(),
+                read.log_selector.value.clone(),
+                read.log_match.value,
+            )),
+            None => None,
+        };
+        let metrics = match &read.metrics {
+            Some((api, b)) => Some(MetricReader {
+                api: *api,
+                reader: PrometheusReader::new(
+                    client_for(&read, b)?,
+                    b.api_base.clone(),
+                    read.metric_selector.as_ref().map(|s| s.value.clone()),
+                    SeriesIdentity::of(&resource, None),
+                ),
+            }),
+            None => None,
+        };
+        let tenant = read.headers.iter().any(|h| h.name == "x-scope-orgid");
+        Ok(RoundTrip {
+            exporter,
+            read,
+            resource,
+            tag,
+            tempo,
+            loki,
+            metrics,
+            tenant,
+            policy: PollPolicy::default(),
+        })
+    }
+
+    /// The signals this round trip probes, in order.
+    pub fn signals(&self) -> Vec<Signal> {
+        self.exporter.signals()
+    }
+
+    /// Settings that work but deserve a word: signals sent but not read back.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        for s in self.exporter.signals() {
+            let (missing, how) = match s {
+                Signal::Trace => (
+                    self.tempo.is_none(),
+                    "--tempo URL (or OTEL_CANARY_TEMPO_URL)",
+                ),
+                Signal::Log => (self.loki.is_none(), "--loki URL (or OTEL_CANARY_LOKI_URL)"),
+                Signal::Metric => (
+                    self.metrics.is_none(),
+                    "--mimir URL or --prometheus URL (or OTEL_CANARY_MIMIR_URL)",
+                ),
+            };
+            if missing {
+                w.push(format!(
+                    "{s}: no backend to read it back from; it was only exported (give {how})"
+                ));
+            }
+        }
+        w
+    }
+
+    /// Runs one probe: every signal exported and verified concurrently.
+    pub async fn run(&self, progress: &dyn Progress) -> RunOutcome {
+        let started = Instant::now();
+        let probe = Probe::start();
+        let signals = join_all(
+            self.exporter
+                .signals()
+                .into_iter()
+                .map(|s| self.signal(s, &probe, progress)),
+        )
+        .await;
+        RunOutcome {
+            probe,
+            signals,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    async fn signal(
+        &self,
+        signal: Signal,
+        probe: &Probe,
+        progress: &dyn Progress,
+    ) -> SignalOutcome {
+        progress.event(signal, ProgressEvent::Exporting);
+        let started = Instant::now();
+        let export = self
+            .exporter
+            .export_one(signal, probe, &self.resource, self.tag)
+            .await
+            .expect("the exporter has a lane for each of its signals");
+        let ack = Instant::now();
+        let mut out = SignalOutcome {
+            signal,
+            status: Status::Ok,
+            reason: None,
+            hint: None,
+            read: None,
+            hops: Vec::new(),
+            checks: Vec::new(),
+            export,
+        };
+        let export_seconds = out.export.seconds();
+        if let Some(e) = &out.export.last().error {
+            out.hops.push(Hop::failed(
+                HopName::Export,
+                Reason::Export(e.class),
+                e.message.clone(),
+            ));
+            self.finish(&mut out, None, None);
+            progress.event(signal, ProgressEvent::Done { status: out.status });
+            return out;
+        }
+        let mut export_hop = Hop::ok(HopName::Export, export_seconds);
+        if let Some(w) = out.export.last().warning() {
+            export_hop.detail = Some(format!("partial success warning: {w}"));
+        }
+        out.hops.push(export_hop);
+        let deadline = ack + self.read.timeout(signal).value;
+        let failure = match signal {
+            Signal::Trace => {
+                self.verify_trace(probe, ack, deadline, started, &mut out, progress)
+                    .await
+            }
+            Signal::Log => {
+                self.verify_log(probe, ack, deadline, started, &mut out, progress)
+                    .await
+            }
+            Signal::Metric => {
+                self.verify_metric(probe, ack, deadline, started, &mut out, progress)
+                    .await
+            }
+        };
+        self.finish(
+            &mut out,
+            failure.as_ref().and_then(|f| f.error.as_ref()),
+            failure.as_ref().and_then(|f| f.last_seen.as_deref()),
+        );
+        progress.event(signal, ProgressEvent::Done { status: out.status });
+        out
+    }
+
+    /// Settles the verdict and writes the hint for the first failure.
+    fn finish(&self, out: &mut SignalOutcome, error: Option<&QueryError>, last_seen: Option<&str>) {
+        out.settle();
+        let Some(reason) = out.reason else { return };
+        let failed_hop = out
+            .hops
+            .iter()
+            .find(|h| h.status == Status::Failed)
+            .map(|h| h.hop)
+            .unwrap_or(HopName::Ingest);
+        if reason == Reason::Mismatch {
+            out.hint = out
+                .checks
+                .iter()
+                .find(|c| c.status == Status::Failed)
+                .map(|c| c.detail.clone());
+            return;
+        }
+        let (backend, url) = out
+            .read
+            .as_ref()
+            .map(|r| (backend_title(r.backend), r.url.value.clone()))
+            .unwrap_or(("the backend", String::new()));
+        let deadline = match failed_hop {
+            HopName::Search => self.read.search_timeout.as_ref().map(|t| t.value),
+            _ => Some(self.read.timeout(out.signal).value),
+        }
+        .unwrap_or_default()
+        .as_secs_f64();
+        out.hint = hint(&HintContext {
+            signal: out.signal,
+            hop: failed_hop,
+            reason,
+            export: &out.export,
+            backend,
+            backend_url: &url,
+            deadline_seconds: deadline,
+            query_error: error,
+            last_seen,
+            tenant: self.tenant,
+        });
+    }
+
+    fn read_view(
+        &self,
+        backend: &'static str,
+        b: &Backend,
+        query: String,
+        deadline: Duration,
+    ) -> ReadView {
+        ReadView {
+            backend,
+            url: Sourced::new(redact_url(&b.url.value).to_string(), b.url.source.clone()),
+            query,
+            deadline_seconds: deadline.as_secs_f64(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn verify_trace(
+        &self,
+        probe: &Probe,
+        ack: Instant,
+        deadline: Instant,
+        started: Instant,
+        out: &mut SignalOutcome,
+        progress: &dyn Progress,
+    ) -> Option<Failure> {
+        let (Some(reader), Some(b)) = (&self.tempo, &self.read.tempo) else {
+            out.hops
+                .push(not_configured(HopName::Ingest, "no Tempo URL given"));
+            return None;
+        };
+        out.read = Some(self.read_view(
+            "tempo",
+            b,
+            format!("GET /api/v2/traces/{}", hex(&probe.trace_id)),
+            self.read.trace_timeout.value,
+        ));
+        let by_id = counted(
+            progress,
+            Signal::Trace,
+            "tempo",
+            ack,
+            deadline,
+            self.policy,
+            || reader.read_trace(probe),
+        );
+        let search = async {
+            match &self.read.search_timeout {
+                None => None,
+                Some(t) => Some(
+                    poll(ack.into(), (ack + t.value).into(), self.policy, || {
+                        reader.search(probe)
+                    })
+                    .await,
+                ),
+            }
+        };
+        let (by_id, search) = tokio::join!(by_id, search);
+        let export_seconds = out.export.seconds();
+        let (hops, seen, failure) = hops_from_poll(by_id, export_seconds, started);
+        out.hops.extend(hops);
+        if let Some(seen) = &seen {
+            out.checks.push(Check {
+                name: "spans",
+                status: Status::Ok,
+                detail: format!(
+                    "{} span(s) by id via {} ({})",
+                    seen.spans,
+                    seen.api,
+                    seen.services.join(", ")
+                ),
+            });
+            out.checks.push(match &seen.problem {
+                None => Check {
+                    name: "probe_id_attribute",
+                    status: Status::Ok,
+                    detail: format!("both spans carry canary.probe_id={}", probe.probe_id),
+                },
+                Some(p) => Check {
+                    name: "probe_id_attribute",
+                    status: Status::Failed,
+                    detail: p.clone(),
+                },
+            });
+        }
+        match search {
+            None => {
+                let mut h = Hop::new(HopName::Search, Status::Skipped);
+                h.detail = Some("search check off (--no-search)".into());
+                insert_before_total(&mut out.hops, h);
+            }
+            Some(polled) => {
+                let mut h = search_hop(polled);
+                h.detail.get_or_insert_with(|| search_query(probe));
+                insert_before_total(&mut out.hops, h);
+            }
+        }
+        failure
+    }
+
+    async fn verify_log(
+        &self,
+        probe: &Probe,
+        ack: Instant,
+        deadline: Instant,
+        started: Instant,
+        out: &mut SignalOutcome,
+        progress: &dyn Progress,
+    ) -> Option<Failure> {
+        let (Some(reader), Some(b)) = (&self.loki, &self.read.loki) else {
+            out.hops
+                .push(not_configured(HopName::Ingest, "no Loki URL given"));
+            return None;
+        };
+        out.read = Some(self.read_view(
+            "loki",
+            b,
+            reader.query_for(probe),
+            self.read.log_timeout.value,
+        ));
+        let polled = counted(
+            progress,
+            Signal::Log,
+            "loki",
+            ack,
+            deadline,
+            self.policy,
+            || reader.read_log(probe),
+        )
+        .await;
+        let (hops, seen, failure) = hops_from_poll(polled, out.export.seconds(), started);
+        out.hops.extend(hops);
+        if let Some(seen) = seen {
+            let want = hex(&probe.trace_id);
+            out.checks.push(match (&seen.trace_id, seen.correlated) {
+                (Some(t), true) => Check {
+                    name: "correlation",
+                    status: Status::Ok,
+                    detail: format!("the log line carries the probe's trace_id {t}"),
+                },
+                (Some(t), false) => Check {
+                    name: "correlation",
+                    status: Status::Failed,
+                    detail: format!(
+                        "the log line carries trace_id {t}, not the probe's {want}: the pipeline \
+                         rewrites trace context on logs"
+                    ),
+                },
+                (None, _) => Check {
+                    name: "correlation",
+                    status: Status::Failed,
+                    detail: format!(
+                        "the log line arrived without a trace_id (expected {want}): trace <-> log \
+                         links in Grafana will not work; the pipeline drops the record's trace \
+                         context"
+                    ),
+                },
+            });
+        }
+        failure
+    }
+
+    async fn verify_metric(
+        &self,
+        probe: &Probe,
+        ack: Instant,
+        deadline: Instant,
+        started: Instant,
+        out: &mut SignalOutcome,
+        progress: &dyn Progress,
+    ) -> Option<Failure> {
+        let (Some(m), Some((_, b))) = (&self.metrics, &self.read.metrics) else {
+            out.hops.push(not_configured(
+                HopName::Ingest,
+                "no Mimir or Prometheus URL given",
+            ));
+            return None;
+        };
+        let name = match m.api {
+            MetricsApi::Mimir => "mimir",
+            MetricsApi::Prometheus => "prometheus",
+        };
+        out.read = Some(self.read_view(name, b, m.reader.query(), self.read.metric_timeout.value));
+        let label_mode = self.tag == MetricTag::Label;
+        let polled = counted(
+            progress,
+            Signal::Metric,
+            name,
+            ack,
+            deadline,
+            self.policy,
+            || async {
+                let read = m.reader.read_marker(probe).await;
+                // In label mode the series must also carry this probe's id.
+                match read {
+                    Read::Visible(seen)
+                        if label_mode
+                            && !seen
+                                .labels
+                                .values()
+                                .any(|v| *v == probe.probe_id.to_string()) =>
+                    {
+                        Read::NotYet(
+                            "the marker value is there but without this probe's id label".into(),
+                        )
+                    }
+                    other => other,
+                }
+            },
+        )
+        .await;
+        let (hops, seen, failure) = hops_from_poll(polled, out.export.seconds(), started);
+        out.hops.extend(hops);
+        if let Some(seen) = seen {
+            let labels: Vec<String> = seen
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect();
+            out.checks.push(Check {
+                name: "marker_value",
+                status: Status::Ok,
+                detail: format!("value {} on {{{}}}", probe.marker, labels.join(",")),
+            });
+        }
+        failure
+    }
+}
+
+fn backend_title(name: &str) -> &'static str {
+    match name {
+        "tempo" => "Tempo",
+        "loki" => "Loki",
+        "mimir" => "Mimir",
+        "prometheus" => "Prometheus",
+        _ => "the backend",
+    }
+}
+
+/// What the failing poll left behind, for the hint.
+struct Failure {
+    error: Option<QueryError>,
+    last_seen: Option<String>,
+}
+
+fn not_configured(hop: HopName, why: &str) -> Hop {
+    let mut h = Hop::new(hop, Status::Skipped);
+    h.detail = Some(format!("{why}: exported only, not read back"));
+    h
+}
+
+/// Polls while counting reads into the progress display.
+async fn counted<T, F, Fut>(
+    progress: &dyn Progress,
+    signal: Signal,
+    backend: &'static str,
+    since: Instant,
+    deadline: Instant,
+    policy: PollPolicy,
+    mut read: F,
+) -> Polled<T, QueryError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Read<T, QueryError>>,
+{
+    let queries = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    poll(since.into(), deadline.into(), policy, || {
+        let n = queries.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress.event(
+            signal,
+            ProgressEvent::Polling {
+                backend,
+                queries: n,
+            },
+        );
+        read()
+    })
+    .await
+}
+
+/// Turns a by-id/query poll into the ingest, query and total hops.
+fn hops_from_poll<T>(
+    polled: Polled<T, QueryError>,
+    export_seconds: f64,
+    started: Instant,
+) -> (Vec<Hop>, Option<T>, Option<Failure>) {
+    let queries = Some(polled.queries);
+    match polled.end {
+        PollEnd::Found(value, vis) => {
+            let ingest = Hop {
+                seconds: Some(vis.estimate()),
+                visible_after: Some(vis.after),
+                visible_by: Some(vis.by),
+                resolution: Some(vis.resolution()),
+                queries,
+                ..Hop::new(HopName::Ingest, Status::Ok)
+            };
+            let query = Hop::ok(HopName::Query, vis.query_seconds);
+            let total = Hop::ok(HopName::Total, export_seconds + vis.by);
+            (vec![ingest, query, total], Some(value), None)
+        }
+        PollEnd::Refused { error, .. } => {
+            let mut ingest = Hop::failed(HopName::Ingest, Reason::QueryFailed, error.to_string());
+            ingest.queries = queries;
+            let total = Hop {
+                seconds: Some(started.elapsed().as_secs_f64()),
+                ..Hop::new(HopName::Total, Status::Failed)
+            };
+            (
+                vec![ingest, Hop::new(HopName::Query, Status::Skipped), total],
+                None,
+                Some(Failure {
+                    error: Some(error),
+                    last_seen: None,
+                }),
+            )
+        }
+        PollEnd::Deadline {
+            last_seen,
+            last_error,
+        } => {
+            let (reason, detail) = match (&last_seen, &last_error) {
+                (Some(seen), _) if seen.contains("span arrived") => {
+                    (Reason::Incomplete, seen.clone())
+                }
+                (Some(seen), _) => (
+                    Reason::NotFound,
+                    format!("not visible before the deadline; last read: {seen}"),
+                ),
+                (None, Some(e)) => (Reason::QueryFailed, format!("every read failed; last: {e}")),
+                (None, None) => (
+                    Reason::NotFound,
+                    "no read completed before the deadline".into(),
+                ),
+            };
+            let mut ingest = Hop::failed(HopName::Ingest, reason, detail);
+            ingest.queries = queries;
+            let total = Hop {
+                seconds: Some(started.elapsed().as_secs_f64()),
+                ..Hop::new(HopName::Total, Status::Failed)
+            };
+            (
+                vec![ingest, Hop::new(HopName::Query, Status::Skipped), total],
+                None,
+                Some(Failure {
+                    error: last_error,
+                    last_seen,
+                }),
+            )
+        }
+    }
+}
+
+/// Places a hop before `total`, which closes a signal's rows.
+fn insert_before_total(hops: &mut Vec<Hop>, hop: Hop) {
+    let at = hops
+        .iter()
+        .position(|h| h.hop == HopName::Total)
+        .unwrap_or(hops.len());
+    hops.insert(at, hop);
+}
+
+/// The search hop from its own poll.
+fn search_hop(polled: Polled<usize, QueryError>) -> Hop {
+    let queries = Some(polled.queries);
+    match polled.end {
+        PollEnd::Found(_, vis) => Hop {
+            seconds: Some(vis.estimate()),
+            visible_after: Some(vis.after),
+            visible_by: Some(vis.by),
+            resolution: Some(vis.resolution()),
+            queries,
+            ..Hop::new(HopName::Search, Status::Ok)
+        },
+        PollEnd::Refused { error, .. } => Hop {
+            queries,
+            ..Hop::failed(HopName::Search, Reason::QueryFailed, error.to_string())
+        },
+        PollEnd::Deadline {
+            last_seen,
+            last_error,
+        } => {
+            let detail = match (last_seen, last_error) {
+                (_, Some(e)) => format!("not found by search before the deadline; last error: {e}"),
+                (Some(s), None) => {
+                    format!("not found by search before the deadline; last read: {s}")
+                }
+                (None, None) => "no search completed before the deadline".into(),
+            };
+            Hop {
+                queries,
+                ..Hop::failed(HopName::Search, Reason::NotFound, detail)
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! What a round trip found, per signal and hop: the data renderers and (in `serve`) the
+//! metrics registry read. Nothing here does I/O.
+
+use crate::diagnose::error_class::ErrorClass;
+use crate::emit::outcome::ExportOutcome;
+use crate::signal::Signal;
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// A hop's or a signal's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed,
+    /// Not checked: no backend configured, turned off, or an earlier hop failed.
+    Skipped,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Ok => "ok",
+            Status::Failed => "FAILED",
+            Status::Skipped => "skipped",
+        })
+    }
+}
+
+/// Why something failed: a bounded vocabulary, stable in JSON and usable as a metric label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The export itself failed; the class says how.
+    Export(ErrorClass),
+    /// Accepted, but not visible in the backend before the deadline.
+    NotFound,
+    /// Part of it arrived (one span of two) before the deadline.
+    Incomplete,
+    /// It arrived but different from what was sent (attribute stripped, wrong trace id).
+    Mismatch,
+    /// The backend refused the query (4xx, unparsable answer, auth, unreachable).
+    QueryFailed,
+}
+
+impl Reason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Reason::Export(c) => c.as_str(),
+            Reason::NotFound => "not_found",
+            Reason::Incomplete => "incomplete",
+            Reason::Mismatch => "mismatch",
+            Reason::QueryFailed => "query_failed",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The measured segments of a signal's path (see docs/json-output.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HopName {
+    Export,
+    Ingest,
+    Query,
+    Search,
+    Total,
+}
+
+impl fmt::Display for HopName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HopName::Export => "export",
+            HopName::Ingest => "ingest",
+            HopName::Query => "query",
+            HopName::Search => "search",
+            HopName::Total => "total",
+        })
+    }
+}
+
+/// One hop's measurement and verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hop {
+    pub hop: HopName,
+    pub status: Status,
+    /// The hop's duration. For `ingest` and `search` this is an estimate: the middle of
+    /// [`visible_after`, `visible_by`].
+    pub seconds: Option<f64>,
+    /// Visibility lies after this offset from the ack (start of the last read that missed).
+    pub visible_after: Option<f64>,
+    /// ... and by this one (end of the first read that saw it).
+    pub visible_by: Option<f64>,
+    /// `visible_by - visible_after`: the estimate is within half of it.
+    pub resolution: Option<f64>,
+    /// Reads issued for this hop.
+    pub queries: Option<u32>,
+    pub reason: Option<Reason>,
+    pub detail: Option<String>,
+}
+
+impl Hop {
+    pub fn new(hop: HopName, status: Status) -> Hop {
+        Hop {
+            hop,
+            status,
+            seconds: None,
+            visible_after: None,
+            visible_by: None,
+            resolution: None,
+            queries: None,
+            reason: None,
+            detail: None,
+        }
+    }
+
+    pub fn ok(hop: HopName, seconds: f64) -> Hop {
+        Hop {
+            seconds: Some(seconds),
+            ..Hop::new(hop, Status::Ok)
+        }
+    }
+
+    pub fn failed(hop: HopName, reason: Reason, detail: impl Into<String>) -> Hop {
+        Hop {
+            reason: Some(reason),
+            detail: Some(detail.into()),
+            ..Hop::new(hop, Status::Failed)
+        }
+    }
+}
+
+/// A content check on what was read back (both spans, the trace <-> log link, the value).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    pub detail: String,
+}
+
+/// Where a signal was read back from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReadView {
+    /// `tempo`, `loki`, `mimir` or `prometheus`.
+    pub backend: &'static str,
+    pub url: crate::config::Sourced<String>,
+    /// The query sent (TraceQL, LogQL, PromQL or the by-id path).
+    pub query: String,
+    pub deadline_seconds: f64,
+}
+
+/// Everything about one signal.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SignalOutcome {
+    pub signal: Signal,
+    pub status: Status,
+    /// The first failing hop's reason.
+    pub reason: Option<Reason>,
+    /// What to check, in words a person can act on.
+    pub hint: Option<String>,
+    pub export: ExportOutcome,
+    pub read: Option<ReadView>,
+    pub hops: Vec<Hop>,
+    pub checks: Vec<Check>,
+}
+
+impl SignalOutcome {
+    pub fn hop(&self, name: HopName) -> Option<&Hop> {
+        self.hops.iter().find(|h| h.hop == name)
+    }
+
+    /// Sets status and reason from the hops and checks: the first failure decides.
+    pub fn settle(&mut self) {
+        let failed_hop = self.hops.iter().find(|h| h.status == Status::Failed);
+        let failed_check = self.checks.iter().any(|c| c.status == Status::Failed);
+        match failed_hop {
+            Some(h) => {
+                self.status = Status::Failed;
+                self.reason = h.reason;
+            }
+            None if failed_check => {
+                self.status = Status::Failed;
+                self.reason = Some(Reason::Mismatch);
+            }
+            None => {
+                self.status = Status::Ok;
+                self.reason = None;
+            }
+        }
+    }
+}
