@@ -116,3 +116,5 @@ pub async fn replay(canned: Canned) -> SocketAddr {
     ));
     addr
 }
+
+pub mod real_backends;
