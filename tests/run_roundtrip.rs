@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{json_out, run_bin_async, stderr, stdout};
+use common::{json_out, run_bin_async, signal, stderr, stdout};
 use otel_canary::lab::{LabStack, LabStackConfig, LabState, SignalFault};
 use otel_canary::signal::Signal;
 use serde_json::Value;
@@ -43,15 +43,6 @@ async fn run_json(lab: &LabStack, protocol: &str, extra: &[&str]) -> (Option<i32
     a.extend(["--output".into(), "json".into()]);
     let out = run_bin_async(a, Vec::new()).await;
     (out.status.code(), json_out(&out))
-}
-
-fn signal<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["signals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["signal"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {doc}"))
 }
 
 fn hop<'a>(sig: &'a Value, name: &str) -> &'a Value {

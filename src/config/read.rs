@@ -256,50 +256,50 @@ pub fn resolve_read_target(
             .collect(),
     };
 
-    let tempo = layered(
+    // Each read URL: flag, then scenario key, then environment variable.
+    let url = |flag: Option<&String>,
+               name: &str,
+               pick: fn(&super::scenario::ReadSection) -> Option<&Val<String>>,
+               key: &'static str,
+               var: &str| {
+        layered(flag, name, sc(pick, key), env, var)
+            .map(url_of)
+            .transpose()
+    };
+    let as_is = |u: Sourced<Url>, name: &str| {
+        let base = u.value.clone();
+        backend(u, name, base)
+    };
+    let tempo = url(
         flags.tempo.as_ref(),
         "--tempo",
-        sc(|s| s.tempo.as_ref(), "read.tempo"),
-        env,
+        |s| s.tempo.as_ref(),
+        "read.tempo",
         "OTEL_CANARY_TEMPO_URL",
-    )
-    .map(url_of)
-    .transpose()?
-    .map(|u| {
-        let base = u.value.clone();
-        backend(u, "tempo", base)
-    });
-    let loki = layered(
+    )?
+    .map(|u| as_is(u, "tempo"));
+    let loki = url(
         flags.loki.as_ref(),
         "--loki",
-        sc(|s| s.loki.as_ref(), "read.loki"),
-        env,
+        |s| s.loki.as_ref(),
+        "read.loki",
         "OTEL_CANARY_LOKI_URL",
-    )
-    .map(url_of)
-    .transpose()?
-    .map(|u| {
-        let base = u.value.clone();
-        backend(u, "loki", base)
-    });
-    let mimir = layered(
+    )?
+    .map(|u| as_is(u, "loki"));
+    let mimir = url(
         flags.mimir.as_ref(),
         "--mimir",
-        sc(|s| s.mimir.as_ref(), "read.mimir"),
-        env,
+        |s| s.mimir.as_ref(),
+        "read.mimir",
         "OTEL_CANARY_MIMIR_URL",
-    )
-    .map(url_of)
-    .transpose()?;
-    let prometheus = layered(
+    )?;
+    let prometheus = url(
         flags.prometheus.as_ref(),
         "--prometheus",
-        sc(|s| s.prometheus.as_ref(), "read.prometheus"),
-        env,
+        |s| s.prometheus.as_ref(),
+        "read.prometheus",
         "OTEL_CANARY_PROMETHEUS_URL",
-    )
-    .map(url_of)
-    .transpose()?;
+    )?;
     let metrics = match (mimir, prometheus) {
         (Some(m), Some(p)) => {
             return Err(ConfigError::at(
@@ -314,10 +314,7 @@ pub fn resolve_read_target(
             let api = mimir_api_base(&m.value);
             Some((MetricsApi::Mimir, backend(m, "metrics", api)))
         }
-        (None, Some(p)) => {
-            let api = p.value.clone();
-            Some((MetricsApi::Prometheus, backend(p, "metrics", api)))
-        }
+        (None, Some(p)) => Some((MetricsApi::Prometheus, as_is(p, "metrics"))),
         (None, None) => None,
     };
 
