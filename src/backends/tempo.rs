@@ -41,7 +41,8 @@ pub struct TraceSeen {
 
 /// Decodes an id that Tempo writes as base64 (by-id answers) or hex (search, older builds).
 pub fn decode_id(s: &str) -> Option<Vec<u8>> {
-    let is_hex = !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_hex =
+        !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit());
     if is_hex && (s.len() == 32 || s.len() == 16) {
         return (0..s.len())
             .step_by(2)

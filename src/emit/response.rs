@@ -116,12 +116,11 @@ pub fn describe_error_body(body: &[u8], content_type: Option<&str>) -> String {
     }
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
     let textual = ct.contains("json") || ct.starts_with("text/");
-    if !textual {
-        if let Ok(status) = tonic_types::Status::decode(body) {
-            if !status.message.is_empty() {
-                return clip(&status.message);
-            }
-        }
+    if !textual
+        && let Ok(status) = tonic_types::Status::decode(body)
+        && !status.message.is_empty()
+    {
+        return clip(&status.message);
     }
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
         for key in ["message", "error"] {

@@ -83,10 +83,10 @@ fn query(state: &LabState, inc: &Incoming) -> Response {
         }
     };
     let path = inc.path.as_str();
-    if matches!(path, "/loki/api/v1/query_range" | "/loki/api/v1/query") {
-        if let Some((status, body)) = state.faults.get(Signal::Log).query_error {
-            return fault_answer(status, &body);
-        }
+    if matches!(path, "/loki/api/v1/query_range" | "/loki/api/v1/query")
+        && let Some((status, body)) = state.faults.get(Signal::Log).query_error
+    {
+        return fault_answer(status, &body);
     }
     let result = match path {
         "/loki/api/v1/query_range" => query_range(state, inc, &scope),

@@ -333,10 +333,8 @@ pub fn entries(req: &ExportLogsServiceRequest, received_ns: i128) -> Vec<LokiEnt
                 let has_level_label = labels.contains_key("detected_level")
                     || labels.contains_key("level")
                     || meta.contains_key("detected_level");
-                if !has_level_label {
-                    if let Some(level) = detect_level(&labels, &meta, &line) {
-                        meta.insert("detected_level".into(), level);
-                    }
+                if !has_level_label && let Some(level) = detect_level(&labels, &meta, &line) {
+                    meta.insert("detected_level".into(), level);
                 }
                 let ts_ns = if log.time_unix_nano != 0 {
                     log.time_unix_nano as i128

@@ -51,14 +51,14 @@ pub fn parse_rfc3339_nanos(s: &str) -> Option<i128> {
 /// Loki's `parseTimestamp`: float seconds when it has a dot, an integer (seconds up to 10
 /// digits, else nanoseconds), or RFC 3339. Returns ns since the epoch.
 pub fn parse_loki_time(value: &str) -> Result<i128, String> {
-    if value.contains('.') {
-        if let Some(f) = value.parse::<f64>().ok().filter(|f| f.is_finite()) {
-            let secs = f.trunc();
-            let frac = ((f - secs) * 1000.0).round() / 1000.0;
-            return Ok((secs as i128)
-                .saturating_mul(1_000_000_000)
-                .saturating_add((frac * 1e9).round() as i128));
-        }
+    if value.contains('.')
+        && let Some(f) = value.parse::<f64>().ok().filter(|f| f.is_finite())
+    {
+        let secs = f.trunc();
+        let frac = ((f - secs) * 1000.0).round() / 1000.0;
+        return Ok((secs as i128)
+            .saturating_mul(1_000_000_000)
+            .saturating_add((frac * 1e9).round() as i128));
     }
     match value.parse::<i64>() {
         Ok(n) if value.len() <= 10 => Ok(n as i128 * 1_000_000_000),

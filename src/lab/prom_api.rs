@@ -85,10 +85,10 @@ async fn handle(State(state): State<Arc<LabState>>, req: Request) -> Response {
         Err(TenantError::Missing) => return vary(tenancy::no_org_id()),
         Err(TenantError::Multiple(n)) => return vary(tenancy::mimir_too_many(n)),
     };
-    if matches!(api, "query" | "query_range" | "series") {
-        if let Some((status, body)) = state.faults.get(Signal::Metric).query_error {
-            return fault_answer(status, &body);
-        }
+    if matches!(api, "query" | "query_range" | "series")
+        && let Some((status, body)) = state.faults.get(Signal::Metric).query_error
+    {
+        return fault_answer(status, &body);
     }
     let result = match api {
         "query" => query(&state, &inc, &scope),

@@ -126,19 +126,19 @@ pub fn samples(req: &ExportMetricsServiceRequest) -> Vec<PromSample> {
                 match &m.data {
                     Some(metric::Data::Gauge(g)) => {
                         for p in &g.data_points {
-                            if p.flags & FLAG_NO_RECORDED_VALUE == 0 {
-                                if let Some(v) = number(p) {
-                                    push("", &[], &p.attributes, p.time_unix_nano, v);
-                                }
+                            if p.flags & FLAG_NO_RECORDED_VALUE == 0
+                                && let Some(v) = number(p)
+                            {
+                                push("", &[], &p.attributes, p.time_unix_nano, v);
                             }
                         }
                     }
                     Some(metric::Data::Sum(s)) if s.aggregation_temporality != DELTA => {
                         for p in &s.data_points {
-                            if p.flags & FLAG_NO_RECORDED_VALUE == 0 {
-                                if let Some(v) = number(p) {
-                                    push("", &[], &p.attributes, p.time_unix_nano, v);
-                                }
+                            if p.flags & FLAG_NO_RECORDED_VALUE == 0
+                                && let Some(v) = number(p)
+                            {
+                                push("", &[], &p.attributes, p.time_unix_nano, v);
                             }
                         }
                     }

@@ -68,10 +68,10 @@ fn route(state: &LabState, inc: &Incoming) -> Response {
     } else {
         return not_found();
     };
-    if let Route::Trace(id, _) = r {
-        if id.is_empty() || id.contains('/') {
-            return not_found();
-        }
+    if let Route::Trace(id, _) = r
+        && (id.is_empty() || id.contains('/'))
+    {
+        return not_found();
     }
     if !matches!(inc.method, Method::GET | Method::HEAD) {
         return empty(StatusCode::METHOD_NOT_ALLOWED);

@@ -261,10 +261,10 @@ fn word_token(word: &str) -> Tok {
     if let Ok(i) = word.parse::<i64>() {
         return Tok::Int(i);
     }
-    if word.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
-        if let Ok(f) = word.parse::<f64>() {
-            return Tok::Float(f);
-        }
+    if word.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+        && let Ok(f) = word.parse::<f64>()
+    {
+        return Tok::Float(f);
     }
     Tok::Ident(word.to_string())
 }
