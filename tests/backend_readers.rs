@@ -78,6 +78,22 @@ fn client_for(addr: std::net::SocketAddr) -> (ReadClient, Url) {
     (c, url)
 }
 
+/// A read client for a replay server that answers every request as a captured backend did.
+async fn replaying(
+    status: u16,
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+) -> (ReadClient, Url) {
+    client_for(
+        replay(Canned {
+            status,
+            content_type,
+            body,
+        })
+        .await,
+    )
+}
+
 fn refused<T: std::fmt::Debug>(r: Read<T, QueryError>) -> QueryError {
     match r {
         Read::Refused(e) => e,
@@ -173,60 +189,50 @@ fn tempo_other_shapes_parse() {
 async fn tempo_reader_not_found_shapes_mean_not_yet_and_errors_are_refusals() {
     let p = tempo_probe();
     // v2 "not found" is a 200 with an empty trace.
-    let addr = replay(Canned {
-        status: 200,
-        content_type: Some("application/json"),
-        body: fixture_bytes("tempo/v2-traces-notfound.json"),
-    })
+    let (c, url) = replaying(
+        200,
+        Some("application/json"),
+        fixture_bytes("tempo/v2-traces-notfound.json"),
+    )
     .await;
-    let (c, url) = client_for(addr);
     assert!(matches!(
         TempoReader::new(c, url).read_trace(&p).await,
         Read::NotYet(_)
     ));
     // v1 "not found" is a 404 with an empty body.
-    let addr = replay(Canned {
-        status: 404,
-        content_type: None,
-        body: Vec::new(),
-    })
-    .await;
-    let (c, url) = client_for(addr);
+    let (c, url) = replaying(404, None, Vec::new()).await;
     assert!(matches!(
         TempoReader::new(c, url).read_trace(&p).await,
         Read::NotYet(_)
     ));
     // A found trace.
-    let addr = replay(Canned {
-        status: 200,
-        content_type: Some("application/json"),
-        body: fixture_bytes("tempo/v2-traces-found.json"),
-    })
+    let (c, url) = replaying(
+        200,
+        Some("application/json"),
+        fixture_bytes("tempo/v2-traces-found.json"),
+    )
     .await;
-    let (c, url) = client_for(addr);
     assert!(matches!(
         TempoReader::new(c, url).read_trace(&p).await,
         Read::Visible(_)
     ));
     // A bad TraceQL answer is refused with Tempo's text.
-    let addr = replay(Canned {
-        status: 400,
-        content_type: Some("text/plain; charset=utf-8"),
-        body: fixture_bytes("tempo/search-bad-traceql.txt"),
-    })
+    let (c, url) = replaying(
+        400,
+        Some("text/plain; charset=utf-8"),
+        fixture_bytes("tempo/search-bad-traceql.txt"),
+    )
     .await;
-    let (c, url) = client_for(addr);
     let e = refused(TempoReader::new(c, url).search(&p).await);
     assert_eq!(e.status, Some(400));
     assert!(e.message.starts_with("invalid TraceQL query"), "{e}");
     // Search finds the probe's trace.
-    let addr = replay(Canned {
-        status: 200,
-        content_type: Some("application/json"),
-        body: fixture_bytes("tempo/search-traceql-found.json"),
-    })
+    let (c, url) = replaying(
+        200,
+        Some("application/json"),
+        fixture_bytes("tempo/search-traceql-found.json"),
+    )
     .await;
-    let (c, url) = client_for(addr);
     assert!(matches!(
         TempoReader::new(c, url).search(&p).await,
         Read::Visible(1)
@@ -309,13 +315,7 @@ async fn loki_reader_refuses_with_lokis_text() {
         ),
         (400, "loki/query-bad-logql.txt", "parse error at line 1"),
     ] {
-        let addr = replay(Canned {
-            status,
-            content_type: Some("text/plain; charset=utf-8"),
-            body: fixture_bytes(f),
-        })
-        .await;
-        let (c, url) = client_for(addr);
+        let (c, url) = replaying(status, Some("text/plain; charset=utf-8"), fixture_bytes(f)).await;
         let reader = LokiReader::new(
             c,
             url,
@@ -327,13 +327,7 @@ async fn loki_reader_refuses_with_lokis_text() {
         assert!(e.message.starts_with(want), "{e}");
     }
     // A 503 is retried, not refused.
-    let addr = replay(Canned {
-        status: 503,
-        content_type: None,
-        body: b"too busy".to_vec(),
-    })
-    .await;
-    let (c, url) = client_for(addr);
+    let (c, url) = replaying(503, None, b"too busy".to_vec()).await;
     let reader = LokiReader::new(c, url, loki::DEFAULT_SELECTOR.into(), LogMatch::Line);
     assert!(matches!(reader.read_log(&p).await, Read::Retry(_)));
 }
@@ -429,13 +423,7 @@ async fn prometheus_reader_refusals_carry_the_error_text() {
             "no org id",
         ),
     ] {
-        let addr = replay(Canned {
-            status,
-            content_type: Some(ct),
-            body: fixture_bytes(f),
-        })
-        .await;
-        let (c, url) = client_for(addr);
+        let (c, url) = replaying(status, Some(ct), fixture_bytes(f)).await;
         let reader = PrometheusReader::new(c, url, None, id.clone());
         let e = refused(reader.read_marker(&p).await);
         assert_eq!(e.status, Some(status), "{f}");
@@ -445,13 +433,12 @@ async fn prometheus_reader_refusals_carry_the_error_text() {
         );
     }
     // An empty vector is "not yet".
-    let addr = replay(Canned {
-        status: 200,
-        content_type: Some("application/json"),
-        body: fixture_bytes("mimir/query-marker-empty.json"),
-    })
+    let (c, url) = replaying(
+        200,
+        Some("application/json"),
+        fixture_bytes("mimir/query-marker-empty.json"),
+    )
     .await;
-    let (c, url) = client_for(addr);
     let reader = PrometheusReader::new(c, url, None, id);
     assert!(matches!(reader.read_marker(&p).await, Read::NotYet(_)));
     let _ = Provenance::Default;
