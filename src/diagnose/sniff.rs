@@ -41,3 +41,33 @@ pub async fn sniff_plain(host: &str, port: u16) -> Option<Speaks> {
         .ok()
         .flatten()
 }
+
+/// Asks a TLS port whether it refuses this client's session. With TLS 1.3 a server that
+/// rejects the client (a missing or untrusted client certificate) sends its alert after the
+/// client has already finished its half of the handshake, so the HTTP client may only see the
+/// connection drop. Completing a handshake here and reading once surfaces the alert; `None`
+/// when the session stays open (nothing to blame on TLS).
+pub async fn tls_refusal(
+    host: &str,
+    port: u16,
+    config: std::sync::Arc<rustls::ClientConfig>,
+) -> Option<String> {
+    let probe = async {
+        let name = rustls_pki_types::ServerName::try_from(host.to_string()).ok()?;
+        let tcp = TcpStream::connect((host, port)).await.ok()?;
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let mut tls = match connector.connect(name, tcp).await {
+            Ok(t) => t,
+            Err(e) => return Some(e.to_string()),
+        };
+        let mut byte = [0u8; 1];
+        match tls.read(&mut byte).await {
+            Err(e) => Some(e.to_string()),
+            Ok(_) => None,
+        }
+    };
+    tokio::time::timeout(SNIFF_TIMEOUT, probe)
+        .await
+        .ok()
+        .flatten()
+}

@@ -8,7 +8,7 @@ use super::tls;
 use crate::config::ConfigError;
 use crate::config::otlp::{Compression, SignalTarget};
 use crate::diagnose::error_class::{ErrorClass, chain_text, classify_chain, http_status_retryable};
-use crate::diagnose::sniff::{Speaks, sniff_plain};
+use crate::diagnose::sniff::{Speaks, sniff_plain, tls_refusal};
 use bytes::Bytes;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use std::time::{Duration, Instant, SystemTime};
@@ -25,17 +25,22 @@ pub const USER_AGENT: &str = concat!("otel-canary/", env!("CARGO_PKG_VERSION"));
 #[derive(Clone, Debug)]
 pub struct HttpTransport {
     client: reqwest::Client,
+    /// The TLS configuration of an https target, kept to ask the server why a session died.
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl HttpTransport {
     pub fn new(target: &SignalTarget) -> Result<Self, ConfigError> {
         let mut builder = reqwest::Client::builder().user_agent(USER_AGENT);
         // Only an https target needs certificates read; a plain one skips that I/O.
-        builder = if target.url.value.scheme() == "https" {
-            builder
-                .use_preconfigured_tls((*tls::client_config(&target.tls, &[b"http/1.1"])?).clone())
+        let tls_config = if target.url.value.scheme() == "https" {
+            Some(tls::client_config(&target.tls, &[b"http/1.1"])?)
         } else {
-            builder.use_preconfigured_tls(tls::plain_only_config())
+            None
+        };
+        builder = match &tls_config {
+            Some(c) => builder.use_preconfigured_tls((**c).clone()),
+            None => builder.use_preconfigured_tls(tls::plain_only_config()),
         };
         builder = builder
             .http1_only()
@@ -46,7 +51,10 @@ impl HttpTransport {
         let client = builder
             .build()
             .map_err(|e| ConfigError::new("http client", chain_text(&e)))?;
-        Ok(HttpTransport { client })
+        Ok(HttpTransport {
+            client,
+            tls: tls_config,
+        })
     }
 
     /// POSTs one already-encoded (and, if configured, compressed) body.
@@ -132,6 +140,14 @@ impl HttpTransport {
                     if sniff_plain(host, port).await == Some(Speaks::Http2) {
                         class = ErrorClass::ProtocolMismatch;
                         message.push_str("; the port answers with HTTP/2 frames, so it is a gRPC port: use --protocol grpc");
+                    }
+                }
+                if let (ErrorClass::Transport, Some(config)) = (class, &self.tls) {
+                    let host = target.url.value.host_str().unwrap_or_default();
+                    let port = target.url.value.port_or_known_default().unwrap_or(443);
+                    if let Some(alert) = tls_refusal(host, port, config.clone()).await {
+                        class = ErrorClass::TlsHandshake;
+                        message.push_str(&format!("; the server refused the TLS session: {alert}"));
                     }
                 }
                 attempt.error = Some(ExportError::new(class, message));
