@@ -4,6 +4,7 @@
 //! and structured metadata; and, for instant queries, `count_over_time(<that>[<range>])`.
 //! Errors read as Loki's (`parse error at line 1, col N: syntax error: …`).
 
+use super::lexing::{Tokens, read_string, word_end};
 use super::loki_mapping::LokiEntry;
 use super::params::parse_prom_duration;
 use regex::Regex;
@@ -217,7 +218,7 @@ fn lex(q: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
             ('=', Some('=')) => (Tok::Other("==".into()), 2),
             ('=', _) => (Tok::Eq, 1),
             ('"' | '`', _) => {
-                let (s, end) = super::traceql::read_string(&chars, i).map_err(|_| ParseError {
+                let (s, end) = read_string(&chars, i).map_err(|_| ParseError {
                     col,
                     message: "syntax error: unexpected $end".into(),
                 })?;
@@ -226,10 +227,7 @@ fn lex(q: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
                 continue;
             }
             _ if c.is_ascii_alphabetic() || c == '_' => {
-                let mut j = i;
-                while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_') {
-                    j += 1;
-                }
+                let j = word_end(&chars, i, |c| c.is_ascii_alphanumeric() || c == '_');
                 (Tok::Ident(chars[i..j].iter().collect()), j - i)
             }
             _ => (Tok::Other(c.to_string()), 1),
@@ -241,22 +239,9 @@ fn lex(q: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
     Ok(toks)
 }
 
-struct Parser {
-    toks: Vec<(Tok, usize)>,
-    pos: usize,
-}
+type Parser = Tokens<Tok>;
 
-impl Parser {
-    fn peek(&self) -> &(Tok, usize) {
-        &self.toks[self.pos.min(self.toks.len() - 1)]
-    }
-
-    fn next(&mut self) -> (Tok, usize) {
-        let t = self.peek().clone();
-        self.pos += 1;
-        t
-    }
-
+impl Tokens<Tok> {
     fn err(&self, (tok, col): &(Tok, usize), expecting: &str) -> ParseError {
         let mut message = format!("syntax error: unexpected {}", tok.describe());
         if !expecting.is_empty() {
@@ -397,10 +382,7 @@ fn log_query(p: &mut Parser) -> Result<LogQuery, ParseError> {
 
 /// Parses a LogQL expression.
 pub fn parse(q: &str) -> Result<Expr, ParseError> {
-    let mut p = Parser {
-        toks: lex(q)?,
-        pos: 0,
-    };
+    let mut p = Parser::new(lex(q)?);
     let expr = match p.peek().0.clone() {
         Tok::LBrace => Expr::Log(log_query(&mut p)?),
         Tok::Ident(f) if f == "count_over_time" => {

@@ -6,6 +6,7 @@
 pub mod backend_otlp;
 pub mod faults;
 pub mod http_util;
+mod lexing;
 pub mod logql;
 pub mod loki_api;
 pub mod loki_json;

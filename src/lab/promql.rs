@@ -3,6 +3,7 @@
 //! anchored) and `last_over_time(<selector>[<range>])`, evaluated with Prometheus' lookback
 //! (the newest sample in `(t − 5m, t]`). Errors carry Prometheus' `line:col: parse error:`.
 
+use super::lexing::{Tokens, read_string, word_end};
 use super::logql::{MatchOp, Matcher};
 use super::params::parse_prom_duration;
 use super::prom_mapping::{Labels, PromSample};
@@ -93,7 +94,7 @@ fn lex(q: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
             ('=', Some('=')) => (Tok::Other("==".into()), 2),
             ('=', _) => (Tok::Op(MatchOp::Eq), 1),
             ('"' | '\'' | '`', _) => {
-                let (s, end) = super::traceql::read_string(&chars, i).map_err(|_| ParseError {
+                let (s, end) = read_string(&chars, i).map_err(|_| ParseError {
                     col,
                     message: "unterminated quoted string".into(),
                 })?;
@@ -102,12 +103,9 @@ fn lex(q: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
                 continue;
             }
             _ if c.is_ascii_alphanumeric() || c == '_' || c == ':' => {
-                let mut j = i;
-                while j < chars.len()
-                    && (chars[j].is_ascii_alphanumeric() || chars[j] == '_' || chars[j] == ':')
-                {
-                    j += 1;
-                }
+                let j = word_end(&chars, i, |c| {
+                    c.is_ascii_alphanumeric() || c == '_' || c == ':'
+                });
                 (Tok::Ident(chars[i..j].iter().collect()), j - i)
             }
             _ => (Tok::Other(c.to_string()), 1),
@@ -120,20 +118,18 @@ fn lex(q: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
 }
 
 struct Parser {
-    toks: Vec<(Tok, usize)>,
-    pos: usize,
+    tokens: Tokens<Tok>,
+    /// Errors inside `{…}` read differently in Prometheus.
     in_braces: bool,
 }
 
 impl Parser {
     fn peek(&self) -> &(Tok, usize) {
-        &self.toks[self.pos.min(self.toks.len() - 1)]
+        self.tokens.peek()
     }
 
     fn next(&mut self) -> (Tok, usize) {
-        let t = self.peek().clone();
-        self.pos += 1;
-        t
+        self.tokens.next()
     }
 
     fn err(&self, (tok, col): &(Tok, usize), context: &str) -> ParseError {
@@ -210,8 +206,7 @@ fn unsupported(col: usize, what: &str) -> ParseError {
 /// Parses a PromQL expression of the supported subset.
 pub fn parse(q: &str) -> Result<Expr, ParseError> {
     let mut p = Parser {
-        toks: lex(q)?,
-        pos: 0,
+        tokens: Tokens::new(lex(q)?),
         in_braces: false,
     };
     let first = p.next();
@@ -223,7 +218,7 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
             });
         }
         Tok::LBrace => {
-            p.pos -= 1;
+            p.tokens.back();
             Expr::Selector(selector(&mut p, None)?)
         }
         Tok::Ident(f) if f == "last_over_time" && p.peek().0 == Tok::LParen => {
@@ -232,7 +227,7 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
             let inner = match t.0 {
                 Tok::Ident(n) => selector(&mut p, Some((n, t.1)))?,
                 Tok::LBrace => {
-                    p.pos -= 1;
+                    p.tokens.back();
                     selector(&mut p, None)?
                 }
                 _ => return Err(p.err(&t, "")),

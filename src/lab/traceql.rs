@@ -4,6 +4,7 @@
 //! with `=`, `!=`, `=~`, `!~`, `>`, `>=`, `<`, `<=` to a string, integer, float or boolean.
 //! Errors carry Tempo's prefix and 1-based column so readers classify them as Tempo would.
 
+use super::lexing::{Tokens, read_string, word_end};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -134,53 +135,6 @@ fn is_delim(c: char) -> bool {
     c.is_whitespace() || "{}()=!<>~&|\",`".contains(c)
 }
 
-/// Reads a `"…"` (Go escapes) or `` `…` `` string starting at `chars[i]`; returns the value
-/// and the index after it.
-pub(crate) fn read_string(chars: &[char], i: usize) -> Result<(String, usize), usize> {
-    let quote = chars[i];
-    let mut out = String::new();
-    let mut j = i + 1;
-    while j < chars.len() {
-        let c = chars[j];
-        if c == quote {
-            return Ok((out, j + 1));
-        }
-        if c == '\\' && quote != '`' {
-            j += 1;
-            let Some(&e) = chars.get(j) else { break };
-            match e {
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                'r' => out.push('\r'),
-                '\\' => out.push('\\'),
-                '"' => out.push('"'),
-                '\'' => out.push('\''),
-                'u' => {
-                    let hex: String = chars
-                        .get(j + 1..j + 5)
-                        .map(|s| s.iter().collect())
-                        .unwrap_or_default();
-                    match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                        Some(ch) => {
-                            out.push(ch);
-                            j += 4;
-                        }
-                        None => return Err(j),
-                    }
-                }
-                other => {
-                    out.push('\\');
-                    out.push(other);
-                }
-            }
-        } else {
-            out.push(c);
-        }
-        j += 1;
-    }
-    Err(i)
-}
-
 fn lex(q: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
     let chars: Vec<char> = q.chars().collect();
     let mut toks = Vec::new();
@@ -217,10 +171,7 @@ fn lex(q: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
             }
             _ if is_delim(c) => (Tok::Other(c.to_string()), 1),
             _ => {
-                let mut j = i;
-                while j < chars.len() && !is_delim(chars[j]) {
-                    j += 1;
-                }
+                let j = word_end(&chars, i, |c| !is_delim(c));
                 let word: String = chars[i..j].iter().collect();
                 // A quoted attribute name: span."a b", resource."x", ."y".
                 let scope = match word.as_str() {
@@ -269,22 +220,9 @@ fn word_token(word: &str) -> Tok {
     Tok::Ident(word.to_string())
 }
 
-struct Parser {
-    toks: Vec<(Tok, usize)>,
-    pos: usize,
-}
+type Parser = Tokens<Tok>;
 
-impl Parser {
-    fn peek(&self) -> &(Tok, usize) {
-        &self.toks[self.pos.min(self.toks.len() - 1)]
-    }
-
-    fn next(&mut self) -> (Tok, usize) {
-        let t = self.peek().clone();
-        self.pos += 1;
-        t
-    }
-
+impl Tokens<Tok> {
     fn unexpected(&self, (tok, col): &(Tok, usize)) -> ParseError {
         let message = match tok {
             Tok::Other(s) if s == "||" || s == "(" || s == ")" => {
@@ -301,10 +239,7 @@ pub fn parse(q: &str) -> Result<Query, ParseError> {
     if q.trim().is_empty() {
         return Ok(Query::default());
     }
-    let mut p = Parser {
-        toks: lex(q)?,
-        pos: 0,
-    };
+    let mut p = Parser::new(lex(q)?);
     let first = p.next();
     if first.0 != Tok::LBrace {
         return Err(p.unexpected(&first));
