@@ -59,8 +59,11 @@ impl PollPolicy {
 pub enum Read<T, E> {
     /// The signal is there; `T` says what was seen.
     Visible(T),
-    /// Not there yet (or not complete yet): keep polling. The text says what was seen.
+    /// Not there yet: keep polling. The text says what was seen.
     NotYet(String),
+    /// Part of it is there (one span of two): keep polling; at the deadline this is an
+    /// incomplete arrival, not a missing one.
+    Partial(String),
     /// A failure worth retrying until the deadline (5xx, a dropped connection, a read timeout).
     Retry(E),
     /// The backend refused the query (4xx, an unparsable body, auth): stop at once.
@@ -99,10 +102,11 @@ pub enum PollEnd<T, E> {
         error: E,
         after: f64,
     },
-    /// The deadline passed. `last_seen` is what the last successful read said, `last_error`
-    /// the last retryable failure, if any.
+    /// The deadline passed. `last_seen` is what the last successful read said (`partial`
+    /// when it saw part of the signal), `last_error` the last retryable failure, if any.
     Deadline {
         last_seen: Option<String>,
+        partial: bool,
         last_error: Option<E>,
     },
 }
@@ -131,6 +135,7 @@ where
     let mut queries = 0;
     let mut last_negative_start: f64 = 0.0;
     let mut last_seen = None;
+    let mut partial = false;
     let mut last_error = None;
     loop {
         let start = Instant::now();
@@ -167,6 +172,12 @@ where
             Read::NotYet(what) => {
                 last_negative_start = secs(start);
                 last_seen = Some(what);
+                partial = false;
+            }
+            Read::Partial(what) => {
+                last_negative_start = secs(start);
+                last_seen = Some(what);
+                partial = true;
             }
             Read::Retry(e) => {
                 last_negative_start = secs(start);
@@ -187,6 +198,7 @@ where
     Polled {
         end: PollEnd::Deadline {
             last_seen,
+            partial,
             last_error,
         },
         queries,

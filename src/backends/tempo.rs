@@ -124,6 +124,8 @@ pub fn parse_trace(body: &[u8]) -> Result<Vec<SpanSeen>, String> {
 #[derive(Debug, PartialEq)]
 pub enum TraceJudgement {
     Complete(TraceSeen),
+    /// Nothing of the trace yet.
+    Absent,
     /// Some spans are there, others not yet: keep polling.
     Partial(String),
     /// The spans are there but wrong (e.g. a processor stripped the probe id attribute).
@@ -172,7 +174,7 @@ pub fn judge_trace(spans: &[SpanSeen], probe: &Probe, api: &'static str) -> Trac
         (None, Some(_)) => {
             TraceJudgement::Partial("the server span arrived, the client span not yet".into())
         }
-        (None, None) if spans.is_empty() => TraceJudgement::Partial("trace not found".into()),
+        (None, None) if spans.is_empty() => TraceJudgement::Absent,
         (None, None) => TraceJudgement::Mismatch(format!(
             "trace {} holds {} span(s), none of them the probe's",
             hex(&probe.trace_id),
@@ -262,7 +264,8 @@ impl TempoReader {
             )),
             Ok(spans) => match judge_trace(&spans, probe, api) {
                 TraceJudgement::Complete(seen) => Read::Visible(seen),
-                TraceJudgement::Partial(why) => Read::NotYet(why),
+                TraceJudgement::Absent => Read::NotYet("trace not found".into()),
+                TraceJudgement::Partial(why) => Read::Partial(why),
                 TraceJudgement::Mismatch(why) => Read::Visible(TraceSeen {
                     spans: spans.len(),
                     services: Vec::new(),

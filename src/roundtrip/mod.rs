@@ -609,12 +609,11 @@ fn hops_from_poll<T>(
         }
         PollEnd::Deadline {
             last_seen,
+            partial,
             last_error,
         } => {
             let (reason, detail) = match (&last_seen, &last_error) {
-                (Some(seen), _) if seen.contains("span arrived") => {
-                    (Reason::Incomplete, seen.clone())
-                }
+                (Some(seen), _) if partial => (Reason::Incomplete, seen.clone()),
                 (Some(seen), _) => (
                     Reason::NotFound,
                     format!("not visible before the deadline; last read: {seen}"),
@@ -671,6 +670,7 @@ fn search_hop(polled: Polled<usize, QueryError>) -> Hop {
         PollEnd::Deadline {
             last_seen,
             last_error,
+            ..
         } => {
             let detail = match (last_seen, last_error) {
                 (_, Some(e)) => format!("not found by search before the deadline; last error: {e}"),
