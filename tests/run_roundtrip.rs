@@ -386,3 +386,22 @@ async fn read_credentials_never_appear_in_output() {
         assert!(!all.contains(secret), "{secret} leaked");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_mode_needs_the_probe_id_on_the_series() {
+    let lab = stack().await;
+    let (code, doc) = run_json(
+        &lab,
+        "http/protobuf",
+        &["--signals", "metric", "--metric-tag", "label"],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{doc:#}");
+    let m = signal(&doc, "metric");
+    let detail = m["checks"][0]["detail"].as_str().unwrap();
+    let id = doc["probe"]["probe_id"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("canary_probe_id=\"{id}\"")),
+        "{detail}"
+    );
+}

@@ -110,14 +110,20 @@ impl SeriesIdentity {
         let prometheus = get("job") == Some(&self.job) && get("instance") == Some(&self.instance);
         let dotted = get("service.name") == Some(&self.service_name)
             && get("service.instance.id") == Some(&self.instance);
-        let probe_ok = match &self.probe_id {
-            None => true,
-            Some(id) => {
-                get(PROBE_ID_LABEL) == Some(id) || get("canary.probe_id") == Some(id.as_str())
-            }
-        };
+        let probe_ok = self
+            .probe_id
+            .as_deref()
+            .is_none_or(|id| carries_probe_id(labels, id));
         (prometheus || dotted) && probe_ok
     }
+}
+
+/// True when a series carries the probe id label (`label` metric-tag mode), as Prometheus and
+/// Mimir name it or as VictoriaMetrics keeps it.
+pub fn carries_probe_id(labels: &BTreeMap<String, String>, id: &str) -> bool {
+    [PROBE_ID_LABEL, "canary.probe_id"]
+        .iter()
+        .any(|k| labels.get(*k).map(String::as_str) == Some(id))
 }
 
 /// What a successful read proved.
@@ -170,6 +176,8 @@ pub struct PrometheusReader {
     /// An explicit selector from the user; `None` = the marker by name, filtered by identity.
     selector: Option<String>,
     identity: SeriesIdentity,
+    /// `label` metric-tag mode: the series must also carry the probe's id.
+    probe_id_label: bool,
 }
 
 impl PrometheusReader {
@@ -184,7 +192,14 @@ impl PrometheusReader {
             api_base,
             selector,
             identity,
+            probe_id_label: false,
         }
+    }
+
+    /// In `label` metric-tag mode, only a series carrying the probe's id counts.
+    pub fn with_probe_id_label(mut self, on: bool) -> Self {
+        self.probe_id_label = on;
+        self
     }
 
     /// The PromQL this reader sends.
@@ -221,6 +236,14 @@ impl PrometheusReader {
                     &url,
                 ));
             }
+        };
+        let probe_id = self.probe_id_label.then(|| probe.probe_id.to_string());
+        let samples: Vec<Sample> = match &probe_id {
+            Some(id) => samples
+                .into_iter()
+                .filter(|s| carries_probe_id(&s.labels, id))
+                .collect(),
+            None => samples,
         };
         let identity = self.selector.is_none().then_some(&self.identity);
         match judge_samples(&samples, identity, probe.marker) {

@@ -23,7 +23,6 @@ use crate::signal::Signal;
 use futures_util::future::join_all;
 use outcome::{Check, Hop, HopName, ReadView, Reason, SignalOutcome, Status};
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Live progress for people watching (the command draws it; the round trip only reports).
@@ -119,7 +118,8 @@ impl RoundTrip {
                     b.api_base.clone(),
                     read.metric_selector.as_ref().map(|s| s.value.clone()),
                     SeriesIdentity::of(&resource, None),
-                ),
+                )
+                .with_probe_id_label(tag == MetricTag::Label),
             }),
             None => None,
         };
@@ -224,20 +224,15 @@ impl RoundTrip {
             export_hop.detail = Some(format!("partial success warning: {w}"));
         }
         out.hops.push(export_hop);
-        let deadline = ack + self.read.timeout(signal).value;
+        let window = Window {
+            started,
+            ack,
+            deadline: ack + self.read.timeout(signal).value,
+        };
         let failure = match signal {
-            Signal::Trace => {
-                self.verify_trace(probe, ack, deadline, started, &mut out, progress)
-                    .await
-            }
-            Signal::Log => {
-                self.verify_log(probe, ack, deadline, started, &mut out, progress)
-                    .await
-            }
-            Signal::Metric => {
-                self.verify_metric(probe, ack, deadline, started, &mut out, progress)
-                    .await
-            }
+            Signal::Trace => self.verify_trace(probe, window, &mut out, progress).await,
+            Signal::Log => self.verify_log(probe, window, &mut out, progress).await,
+            Signal::Metric => self.verify_metric(probe, window, &mut out, progress).await,
         };
         self.finish(
             &mut out,
@@ -306,13 +301,43 @@ impl RoundTrip {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Polls one backend for a signal: records where it reads from, counts reads into the
+    /// progress display, and turns the poll into the ingest, query and total hops.
+    async fn read_back<T, F, Fut>(
+        &self,
+        out: &mut SignalOutcome,
+        view: ReadView,
+        window: Window,
+        progress: &dyn Progress,
+        mut read: F,
+    ) -> (Option<T>, Option<Failure>)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Read<T, QueryError>>,
+    {
+        let (signal, backend) = (out.signal, view.backend);
+        out.read = Some(view);
+        let mut queries = 0;
+        let polled = poll(
+            window.ack.into(),
+            window.deadline.into(),
+            self.policy,
+            || {
+                queries += 1;
+                progress.event(signal, ProgressEvent::Polling { backend, queries });
+                read()
+            },
+        )
+        .await;
+        let (hops, seen, failure) = hops_from_poll(polled, out.export.seconds(), window.started);
+        out.hops.extend(hops);
+        (seen, failure)
+    }
+
     async fn verify_trace(
         &self,
         probe: &Probe,
-        ack: Instant,
-        deadline: Instant,
-        started: Instant,
+        window: Window,
         out: &mut SignalOutcome,
         progress: &dyn Progress,
     ) -> Option<Failure> {
@@ -321,36 +346,24 @@ impl RoundTrip {
                 .push(not_configured(HopName::Ingest, "no Tempo URL given"));
             return None;
         };
-        out.read = Some(self.read_view(
+        let view = self.read_view(
             "tempo",
             b,
             format!("GET /api/v2/traces/{}", hex(&probe.trace_id)),
             self.read.trace_timeout.value,
-        ));
-        let by_id = counted(
-            progress,
-            Signal::Trace,
-            "tempo",
-            ack,
-            deadline,
-            self.policy,
-            || reader.read_trace(probe),
         );
         let search = async {
-            match &self.read.search_timeout {
-                None => None,
-                Some(t) => Some(
-                    poll(ack.into(), (ack + t.value).into(), self.policy, || {
-                        reader.search(probe)
-                    })
-                    .await,
-                ),
-            }
+            let t = self.read.search_timeout.as_ref()?;
+            let ack = window.ack;
+            Some(
+                poll(ack.into(), (ack + t.value).into(), self.policy, || {
+                    reader.search(probe)
+                })
+                .await,
+            )
         };
-        let (by_id, search) = tokio::join!(by_id, search);
-        let export_seconds = out.export.seconds();
-        let (hops, seen, failure) = hops_from_poll(by_id, export_seconds, started);
-        out.hops.extend(hops);
+        let by_id = self.read_back(out, view, window, progress, || reader.read_trace(probe));
+        let ((seen, failure), search) = tokio::join!(by_id, search);
         if let Some(seen) = &seen {
             out.checks.push(Check {
                 name: "spans",
@@ -375,27 +388,25 @@ impl RoundTrip {
                 },
             });
         }
-        match search {
-            None => {
-                let mut h = Hop::new(HopName::Search, Status::Skipped);
-                h.detail = Some("search check off (--no-search)".into());
-                insert_before_total(&mut out.hops, h);
-            }
+        let search_hop = match search {
+            None => Hop {
+                detail: Some("search check off (--no-search)".into()),
+                ..Hop::new(HopName::Search, Status::Skipped)
+            },
             Some(polled) => {
                 let mut h = search_hop(polled);
                 h.detail.get_or_insert_with(|| search_query(probe));
-                insert_before_total(&mut out.hops, h);
+                h
             }
-        }
+        };
+        insert_before_total(&mut out.hops, search_hop);
         failure
     }
 
     async fn verify_log(
         &self,
         probe: &Probe,
-        ack: Instant,
-        deadline: Instant,
-        started: Instant,
+        window: Window,
         out: &mut SignalOutcome,
         progress: &dyn Progress,
     ) -> Option<Failure> {
@@ -404,24 +415,15 @@ impl RoundTrip {
                 .push(not_configured(HopName::Ingest, "no Loki URL given"));
             return None;
         };
-        out.read = Some(self.read_view(
+        let view = self.read_view(
             "loki",
             b,
             reader.query_for(probe),
             self.read.log_timeout.value,
-        ));
-        let polled = counted(
-            progress,
-            Signal::Log,
-            "loki",
-            ack,
-            deadline,
-            self.policy,
-            || reader.read_log(probe),
-        )
-        .await;
-        let (hops, seen, failure) = hops_from_poll(polled, out.export.seconds(), started);
-        out.hops.extend(hops);
+        );
+        let (seen, failure) = self
+            .read_back(out, view, window, progress, || reader.read_log(probe))
+            .await;
         if let Some(seen) = seen {
             let want = hex(&probe.trace_id);
             out.checks.push(match (&seen.trace_id, seen.correlated) {
@@ -455,9 +457,7 @@ impl RoundTrip {
     async fn verify_metric(
         &self,
         probe: &Probe,
-        ack: Instant,
-        deadline: Instant,
-        started: Instant,
+        window: Window,
         out: &mut SignalOutcome,
         progress: &dyn Progress,
     ) -> Option<Failure> {
@@ -472,37 +472,10 @@ impl RoundTrip {
             MetricsApi::Mimir => "mimir",
             MetricsApi::Prometheus => "prometheus",
         };
-        out.read = Some(self.read_view(name, b, m.reader.query(), self.read.metric_timeout.value));
-        let label_mode = self.tag == MetricTag::Label;
-        let polled = counted(
-            progress,
-            Signal::Metric,
-            name,
-            ack,
-            deadline,
-            self.policy,
-            || async {
-                let read = m.reader.read_marker(probe).await;
-                // In label mode the series must also carry this probe's id.
-                match read {
-                    Read::Visible(seen)
-                        if label_mode
-                            && !seen
-                                .labels
-                                .values()
-                                .any(|v| *v == probe.probe_id.to_string()) =>
-                    {
-                        Read::NotYet(
-                            "the marker value is there but without this probe's id label".into(),
-                        )
-                    }
-                    other => other,
-                }
-            },
-        )
-        .await;
-        let (hops, seen, failure) = hops_from_poll(polled, out.export.seconds(), started);
-        out.hops.extend(hops);
+        let view = self.read_view(name, b, m.reader.query(), self.read.metric_timeout.value);
+        let (seen, failure) = self
+            .read_back(out, view, window, progress, || m.reader.read_marker(probe))
+            .await;
         if let Some(seen) = seen {
             let labels: Vec<String> = seen
                 .labels
@@ -517,6 +490,16 @@ impl RoundTrip {
         }
         failure
     }
+}
+
+/// The instants a signal's read-back is measured against.
+#[derive(Clone, Copy)]
+struct Window {
+    /// When the export was sent.
+    started: Instant,
+    /// When its ack arrived: offsets are measured from here.
+    ack: Instant,
+    deadline: Instant,
 }
 
 fn backend_title(name: &str) -> &'static str {
@@ -539,35 +522,6 @@ fn not_configured(hop: HopName, why: &str) -> Hop {
     let mut h = Hop::new(hop, Status::Skipped);
     h.detail = Some(format!("{why}: exported only, not read back"));
     h
-}
-
-/// Polls while counting reads into the progress display.
-async fn counted<T, F, Fut>(
-    progress: &dyn Progress,
-    signal: Signal,
-    backend: &'static str,
-    since: Instant,
-    deadline: Instant,
-    policy: PollPolicy,
-    mut read: F,
-) -> Polled<T, QueryError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Read<T, QueryError>>,
-{
-    let queries = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    poll(since.into(), deadline.into(), policy, || {
-        let n = queries.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        progress.event(
-            signal,
-            ProgressEvent::Polling {
-                backend,
-                queries: n,
-            },
-        );
-        read()
-    })
-    .await
 }
 
 /// Turns a by-id/query poll into the ingest, query and total hops.
