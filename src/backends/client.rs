@@ -5,7 +5,7 @@ use crate::config::ConfigError;
 use crate::config::headers::Header;
 use crate::config::otlp::TlsSettings;
 use crate::diagnose::error_class::{ErrorClass, chain_text, classify_chain};
-use crate::emit::http::USER_AGENT;
+use crate::emit::http::{USER_AGENT, read_capped};
 use crate::emit::tls;
 use crate::poll::Read;
 use crate::redact::scrub;
@@ -118,14 +118,7 @@ impl ReadClient {
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let mut body = Vec::new();
-            while let Some(chunk) = resp.chunk().await? {
-                body.extend_from_slice(&chunk);
-                if body.len() > MAX_BODY_BYTES {
-                    body.truncate(MAX_BODY_BYTES);
-                    break;
-                }
-            }
+            let body = read_capped(&mut resp, MAX_BODY_BYTES).await?;
             Ok::<_, reqwest::Error>(Answer {
                 status,
                 content_type,

@@ -21,6 +21,20 @@ const CONNECT_GRACE: Duration = Duration::from_millis(100);
 
 pub const USER_AGENT: &str = concat!("otel-canary/", env!("CARGO_PKG_VERSION"));
 
+/// Reads a response body, keeping at most `cap` bytes: a misbehaving server (or a proxy's
+/// error page) cannot make the canary buffer without bound.
+pub async fn read_capped(resp: &mut reqwest::Response, cap: usize) -> reqwest::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = cap - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= cap {
+            break;
+        }
+    }
+    Ok(body)
+}
+
 /// A reusable HTTP client for one signal's target.
 #[derive(Clone, Debug)]
 pub struct HttpTransport {
@@ -100,14 +114,7 @@ impl HttpTransport {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_retry_after);
-            let mut body = Vec::new();
-            while let Some(chunk) = resp.chunk().await? {
-                let room = MAX_RESPONSE_BYTES - body.len();
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if body.len() >= MAX_RESPONSE_BYTES {
-                    break;
-                }
-            }
+            let body = read_capped(&mut resp, MAX_RESPONSE_BYTES).await?;
             Ok::<_, reqwest::Error>((status, content_type, retry_after, body))
         }
         .await;

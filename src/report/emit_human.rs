@@ -1,17 +1,13 @@
 //! The `emit` report for people: one row per signal, then the details that explain any
 //! failure (class, server text), the settings that chose each endpoint, and warnings.
 
-use super::{EmitReport, fmt_bytes, fmt_seconds};
+use super::{EmitReport, fmt_bytes, fmt_seconds, paint};
+use crate::roundtrip::outcome::Status;
 use comfy_table::{Cell, Table, presets};
 use owo_colors::{OwoColorize, Stream};
 
 fn paint_ok(s: &str, ok: bool) -> String {
-    if ok {
-        s.if_supports_color(Stream::Stdout, |t| t.green())
-            .to_string()
-    } else {
-        s.if_supports_color(Stream::Stdout, |t| t.red()).to_string()
-    }
+    paint(s, if ok { Status::Ok } else { Status::Failed })
 }
 
 /// Renders the report as text.

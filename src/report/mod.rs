@@ -12,7 +12,7 @@ use crate::config::Sourced;
 use crate::config::resource::ResourceSpec;
 use crate::emit::outcome::ExportOutcome;
 use crate::probe::{Probe, hex};
-use crate::roundtrip::outcome::SignalOutcome;
+use crate::roundtrip::outcome::{SignalOutcome, Status};
 use serde::Serialize;
 
 /// The probe's identifiers as reports show them.
@@ -91,6 +91,21 @@ pub struct RunReport {
     pub seconds: f64,
     pub signals: Vec<SignalOutcome>,
     pub warnings: Vec<String>,
+}
+
+/// Colours a verdict word for stdout: green ok, red failed, dim skipped (only when stdout
+/// supports colour and NO_COLOR is unset).
+pub fn paint(s: &str, status: Status) -> String {
+    use owo_colors::{OwoColorize, Stream};
+    match status {
+        Status::Ok => s
+            .if_supports_color(Stream::Stdout, |t| t.green())
+            .to_string(),
+        Status::Failed => s.if_supports_color(Stream::Stdout, |t| t.red()).to_string(),
+        Status::Skipped => s
+            .if_supports_color(Stream::Stdout, |t| t.dimmed())
+            .to_string(),
+    }
 }
 
 /// `3.2 ms`, `1.25 s`: readable durations from float seconds.

@@ -2,22 +2,9 @@
 //! then a hint for every failure, the checks on what was read back, and the resolved
 //! topology (where each signal went and was read from, and which setting chose it).
 
-use super::{RunReport, fmt_seconds};
+use super::{RunReport, fmt_seconds, paint};
 use crate::roundtrip::outcome::{Hop, HopName, Status};
 use comfy_table::{Cell, Table, presets};
-use owo_colors::{OwoColorize, Stream};
-
-fn paint(s: &str, status: Status) -> String {
-    match status {
-        Status::Ok => s
-            .if_supports_color(Stream::Stdout, |t| t.green())
-            .to_string(),
-        Status::Failed => s.if_supports_color(Stream::Stdout, |t| t.red()).to_string(),
-        Status::Skipped => s
-            .if_supports_color(Stream::Stdout, |t| t.dimmed())
-            .to_string(),
-    }
-}
 
 /// The TIME cell: estimates are marked `~` and carry their interval.
 fn time_cell(h: &Hop) -> String {
