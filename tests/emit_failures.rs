@@ -12,6 +12,72 @@ async fn emit_json(extra: &[&str]) -> (Option<i32>, serde_json::Value) {
     common::emit_json(extra, vec![]).await
 }
 
+fn hint(signal: &serde_json::Value) -> &str {
+    signal["hint"].as_str().unwrap_or_default()
+}
+
+/// Each refusal a receiver can answer has its class and a hint with the fix in it.
+#[tokio::test]
+async fn refusals_are_classed_with_the_fix_in_the_hint() {
+    let cases = [
+        (
+            Canned {
+                status: 401,
+                content_type: Some("text/plain; charset=utf-8"),
+                body: fixture_bytes("loki/auth-enabled/otlp-logs-no-orgid.txt"),
+            },
+            "auth",
+            "pass --tenant ORG_ID",
+        ),
+        (
+            Canned {
+                status: 403,
+                content_type: Some("text/plain"),
+                body: b"forbidden".to_vec(),
+            },
+            "auth",
+            "refused the credentials (HTTP 403)",
+        ),
+        (
+            Canned {
+                status: 413,
+                content_type: Some("text/plain"),
+                body: b"request body too large".to_vec(),
+            },
+            "too_large",
+            "max_request_body_size",
+        ),
+        (
+            Canned {
+                status: 429,
+                content_type: Some("text/plain"),
+                body: b"ingestion rate limit exceeded".to_vec(),
+            },
+            "rate_limited",
+            "ingestion limits",
+        ),
+        // What Go's net/http answers plain HTTP on a TLS listener.
+        (
+            Canned {
+                status: 400,
+                content_type: None,
+                body: b"Client sent an HTTP request to an HTTPS server.\n".to_vec(),
+            },
+            "tls_mismatch",
+            "expects TLS but the canary spoke plain text: use https://",
+        ),
+    ];
+    for (canned, reason, words) in cases {
+        let addr = replay(canned).await;
+        let (code, doc) =
+            emit_json(&["--endpoint", &format!("http://{addr}"), "--signals", "log"]).await;
+        assert_eq!(code, Some(1));
+        let log = signal(&doc, "log");
+        assert_eq!(log["reason"], reason, "{log}");
+        assert!(hint(log).contains(words), "{reason}: {log}");
+    }
+}
+
 #[tokio::test]
 async fn partial_success_is_a_failure_with_the_servers_message() {
     for protocol in ["http/protobuf", "http/json", "grpc"] {
@@ -45,7 +111,7 @@ async fn partial_success_is_a_failure_with_the_servers_message() {
 }
 
 #[tokio::test]
-async fn http_4xx_and_5xx_are_http_status_with_retries_reported() {
+async fn http_4xx_and_5xx_are_classed_with_retries_reported() {
     let lab = common::lab().await;
     lab.state.faults.set(
         Signal::Trace,
@@ -80,8 +146,12 @@ async fn http_4xx_and_5xx_are_http_status_with_retries_reported() {
         "400 is not retryable"
     );
     let log = signal(&doc, "log");
-    assert_eq!(log["reason"], "http_status");
+    assert_eq!(log["reason"], "unavailable");
     assert_eq!(log["response"]["status"], 503);
+    assert!(
+        hint(log).contains("is unavailable (HTTP 503)") && hint(log).contains("3 attempts"),
+        "{log}"
+    );
     let attempts = log["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 3, "503 retried twice: {log}");
     assert!(
@@ -105,7 +175,8 @@ async fn grpc_status_from_the_server() {
     let (code, doc) = emit_json(&["--endpoint", &lab.grpc_base(false), "--protocol", "grpc"]).await;
     assert_eq!(code, Some(1));
     let m = signal(&doc, "metric");
-    assert_eq!(m["reason"], "grpc_status");
+    assert_eq!(m["reason"], "auth");
+    assert!(hint(m).contains("refused the credentials"), "{m}");
     assert_eq!(m["response"]["code"], 16);
     assert_eq!(m["response"]["name"], "UNAUTHENTICATED");
 }
@@ -132,6 +203,13 @@ async fn connection_refused_on_both_transports() {
                 "{protocol} {s}"
             );
             assert!(signal(&doc, s)["response"].is_null());
+            let h = hint(signal(&doc, s));
+            assert!(
+                h.contains(&format!("nothing listens on 127.0.0.1:{port}"))
+                    && h.contains("flag --endpoint")
+                    && h.contains("otel-canary doctor 127.0.0.1"),
+                "{h}"
+            );
         }
     }
 }
@@ -178,10 +256,13 @@ async fn protocol_mismatch_both_ways() {
     // HTTP/1.1 to the gRPC port.
     let (code, doc) = emit_json(&["--endpoint", &lab.grpc_base(false), "--signals", "trace"]).await;
     assert_eq!(code, Some(1));
-    assert_eq!(
-        signal(&doc, "trace")["reason"],
-        "protocol_mismatch",
-        "{doc}"
+    let trace = signal(&doc, "trace");
+    assert_eq!(trace["reason"], "protocol_mismatch", "{doc}");
+    assert_eq!(trace["port_speaks"], "grpc", "{doc}");
+    assert!(
+        hint(trace).contains("speaks gRPC (HTTP/2 without TLS)")
+            && hint(trace).contains("--protocol grpc"),
+        "{trace}"
     );
     // gRPC to the HTTP port.
     let (code, doc) = emit_json(&[
@@ -194,10 +275,13 @@ async fn protocol_mismatch_both_ways() {
     ])
     .await;
     assert_eq!(code, Some(1));
-    assert_eq!(
-        signal(&doc, "trace")["reason"],
-        "protocol_mismatch",
-        "{doc}"
+    let trace = signal(&doc, "trace");
+    assert_eq!(trace["reason"], "protocol_mismatch", "{doc}");
+    assert_eq!(trace["port_speaks"], "http1", "{doc}");
+    assert!(
+        hint(trace).contains("speaks OTLP/HTTP (HTTP/1.1), not gRPC")
+            && hint(trace).contains("--protocol http/protobuf"),
+        "{trace}"
     );
 }
 
@@ -208,6 +292,11 @@ async fn wrong_path_is_the_collectors_404() {
     let (code, doc) = emit_json(&["--logs-endpoint", &url, "--signals", "log"]).await;
     assert_eq!(code, Some(1));
     let log = signal(&doc, "log");
+    assert_eq!(log["reason"], "wrong_path");
+    assert!(
+        hint(log).contains("not an OTLP path") && hint(log).contains("a collector at /v1/logs"),
+        "{log}"
+    );
     assert_eq!(log["response"]["status"], 404);
     assert!(
         log["message"]
@@ -282,6 +371,7 @@ async fn real_error_bodies_are_quoted() {
                 body: fixture_bytes("mimir/otlp-metrics-out-of-order.bin"),
             },
             "err-mimir-sample-out-of-order",
+            "http_status",
         ),
         (
             Canned {
@@ -290,6 +380,7 @@ async fn real_error_bodies_are_quoted() {
                 body: fixture_bytes("loki/otlp-logs-malformed-json.bin"),
             },
             "",
+            "http_status",
         ),
         (
             Canned {
@@ -298,6 +389,7 @@ async fn real_error_bodies_are_quoted() {
                 body: fixture_bytes("tempo/otlp-http-json-malformed.json"),
             },
             "readSpan.traceId",
+            "http_status",
         ),
         (
             Canned {
@@ -306,9 +398,10 @@ async fn real_error_bodies_are_quoted() {
                 body: fixture_bytes("collector/wrong-content-type-text-plain.txt"),
             },
             "415 unsupported media type",
+            "protocol_mismatch",
         ),
     ];
-    for (canned, words) in cases {
+    for (canned, words, reason) in cases {
         let body_text = String::from_utf8_lossy(&canned.body).to_string();
         let addr = replay(canned).await;
         let (code, doc) = emit_json(&[
@@ -320,7 +413,7 @@ async fn real_error_bodies_are_quoted() {
         .await;
         assert_eq!(code, Some(1));
         let m = signal(&doc, "metric");
-        assert_eq!(m["reason"], "http_status");
+        assert_eq!(m["reason"], reason);
         let msg = m["message"].as_str().unwrap();
         assert!(msg.contains(words), "{msg}");
         assert!(

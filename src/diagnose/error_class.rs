@@ -17,13 +17,28 @@ pub enum ErrorClass {
     ConnectRefused,
     /// The TCP (or TLS) connection was not established in time: filtered port, wrong host.
     ConnectTimeout,
-    /// TLS failed: a plain port, an untrusted or mismatched certificate, mTLS refused.
+    /// TLS failed on a TLS port: an untrusted or mismatched certificate, mTLS refused.
     TlsHandshake,
+    /// One side spoke TLS and the other plain text: `https://` to a plain port, or
+    /// `http://` to a port that expects TLS. `port_speaks` on the error says which.
+    TlsMismatch,
     /// The peer speaks another protocol: HTTP/1.1 sent to a gRPC port, gRPC to an HTTP port.
     ProtocolMismatch,
-    /// An HTTP status other than 2xx.
+    /// No such path or service on a server that does speak the protocol: HTTP 404, gRPC
+    /// UNIMPLEMENTED (Loki wants `/otlp/v1/logs`, Tempo's query port has no OTLP).
+    WrongPath,
+    /// Credentials or tenant refused: HTTP 401/403, gRPC UNAUTHENTICATED/PERMISSION_DENIED.
+    Auth,
+    /// The request is larger than the receiver takes: HTTP 413.
+    TooLarge,
+    /// The receiver is shedding load: HTTP 429, gRPC RESOURCE_EXHAUSTED.
+    RateLimited,
+    /// The receiver (or a proxy in front of it) cannot take data now: HTTP 502/503/504,
+    /// gRPC UNAVAILABLE.
+    Unavailable,
+    /// Any other HTTP status than 2xx.
     HttpStatus,
-    /// A gRPC status other than OK from the server itself.
+    /// Any other gRPC status than OK, sent by the server itself.
     GrpcStatus,
     /// Accepted with OTLP partial success: some items rejected.
     PartialSuccess,
@@ -42,7 +57,13 @@ impl ErrorClass {
             ErrorClass::ConnectRefused => "connect_refused",
             ErrorClass::ConnectTimeout => "connect_timeout",
             ErrorClass::TlsHandshake => "tls_handshake",
+            ErrorClass::TlsMismatch => "tls_mismatch",
             ErrorClass::ProtocolMismatch => "protocol_mismatch",
+            ErrorClass::WrongPath => "wrong_path",
+            ErrorClass::Auth => "auth",
+            ErrorClass::TooLarge => "too_large",
+            ErrorClass::RateLimited => "rate_limited",
+            ErrorClass::Unavailable => "unavailable",
             ErrorClass::HttpStatus => "http_status",
             ErrorClass::GrpcStatus => "grpc_status",
             ErrorClass::PartialSuccess => "partial_success",
@@ -160,6 +181,33 @@ fn classify_text(text: &str, during_connect: bool) -> ErrorClass {
         }
     } else {
         ErrorClass::Transport
+    }
+}
+
+/// The class of an HTTP answer other than 2xx. `body` is the server's text: a Go TLS server
+/// answers plain HTTP with 400 "Client sent an HTTP request to an HTTPS server".
+pub fn classify_http_status(status: u16, body: &str) -> ErrorClass {
+    match status {
+        400 if body.contains("HTTP request to an HTTPS server") => ErrorClass::TlsMismatch,
+        401 | 403 => ErrorClass::Auth,
+        404 => ErrorClass::WrongPath,
+        // The receiver does not take this encoding (VictoriaMetrics and JSON, for one).
+        415 => ErrorClass::ProtocolMismatch,
+        413 => ErrorClass::TooLarge,
+        429 => ErrorClass::RateLimited,
+        502..=504 => ErrorClass::Unavailable,
+        _ => ErrorClass::HttpStatus,
+    }
+}
+
+/// The class of a gRPC status the server itself sent.
+pub fn classify_grpc_code(code: i32) -> ErrorClass {
+    match code {
+        7 | 16 => ErrorClass::Auth,
+        8 => ErrorClass::RateLimited,
+        12 => ErrorClass::WrongPath,
+        14 => ErrorClass::Unavailable,
+        _ => ErrorClass::GrpcStatus,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::backends::QueryError;
 use crate::diagnose::error_class::ErrorClass;
+use crate::diagnose::export_hint::export_hint;
 use crate::emit::outcome::ExportOutcome;
 use crate::roundtrip::outcome::{HopName, Reason};
 use crate::signal::Signal;
@@ -55,7 +56,9 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
     let s = c.signal;
     let b = c.backend;
     match (c.hop, c.reason) {
-        (_, Reason::Export(class)) => Some(export_hint(class, c.export)),
+        (_, Reason::Export(_)) => {
+            export_hint(c.export).map(|h| format!("{h}; the {} was not polled", c.export.signal))
+        }
         (HopName::Search, Reason::NotFound) => Some(format!(
             "the trace is readable by id but TraceQL search did not find it within {}: Tempo \
              search only sees a trace after the ingester cuts it (trace_idle_period, and \
@@ -110,39 +113,6 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
         )),
         (_, Reason::Mismatch) => None,
     }
-}
-
-fn export_hint(class: ErrorClass, export: &ExportOutcome) -> String {
-    let url = export.url.value.as_str();
-    let chosen = &export.url.source;
-    let base = match class {
-        ErrorClass::ConnectRefused => format!(
-            "nothing listens at {url} (chosen by {chosen}): is the collector running, and is \
-             this the right host and port?"
-        ),
-        ErrorClass::Dns => format!("the host of {url} (chosen by {chosen}) does not resolve"),
-        ErrorClass::ConnectTimeout => format!(
-            "no connection to {url} within the export timeout: a firewall or a wrong address?"
-        ),
-        ErrorClass::TlsHandshake => format!(
-            "TLS with {url} failed: a plain-text port, or a certificate the canary does not \
-             trust (--ca-cert)"
-        ),
-        ErrorClass::ProtocolMismatch => format!(
-            "{url} speaks another protocol than {}: see the detail",
-            export.protocol.value
-        ),
-        ErrorClass::HttpStatus | ErrorClass::GrpcStatus => {
-            "the receiver refused the export: see its answer in the detail".to_string()
-        }
-        ErrorClass::PartialSuccess => {
-            "the receiver accepted the request but rejected items (OTLP partial success): its \
-             message says why"
-                .to_string()
-        }
-        _ => format!("the export to {url} failed"),
-    };
-    format!("{base}; the {} was not polled", export.signal)
 }
 
 fn query_hint(c: &HintContext<'_>) -> String {

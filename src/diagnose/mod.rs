@@ -2,5 +2,7 @@
 //! person (and an alert) can act on.
 
 pub mod error_class;
+pub mod export_hint;
 pub mod hints;
+pub mod second_look;
 pub mod sniff;

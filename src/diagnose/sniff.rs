@@ -1,45 +1,119 @@
-//! Asking a plain-text port which HTTP it speaks, to name a protocol mismatch when the client
-//! library only reports a broken connection. An HTTP/1.1 request is answered with an
-//! `HTTP/1.x` status line by an OTLP/HTTP server and with a binary HTTP/2 SETTINGS frame by a
-//! gRPC server (shared/fixtures/collector/http1-to-grpc-port-*-http09.bin).
+//! Asking a port what it speaks, when the client library only reports a broken connection.
+//! The facts come from real servers (shared/fixtures/collector): an OTLP/HTTP server answers an
+//! HTTP/1.1 request with an `HTTP/1.x` status line, a gRPC server with a binary HTTP/2
+//! SETTINGS frame (`http1-to-grpc-port-*-http09.bin`), a Go TLS server with
+//! `HTTP/1.0 400` "Client sent an HTTP request to an HTTPS server", and a rustls server with a
+//! TLS alert record or by hanging up; a TLS port completes a handshake.
 
+use serde::Serialize;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// What a port answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Speaks {
+/// What a port was found to speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortSpeaks {
+    /// Plain-text HTTP/1.x: an OTLP/HTTP receiver or a query API.
     Http1,
-    /// HTTP/2 without TLS (h2c): a gRPC port.
-    Http2,
+    /// HTTP/2 without TLS (h2c): a plain gRPC port.
+    Grpc,
+    /// A TLS handshake: an https or gRPC-over-TLS port.
+    Tls,
+    /// Plain text of no recognised kind (it answered a TLS hello with non-TLS bytes).
+    Plaintext,
 }
 
-/// How long the check may take.
+impl PortSpeaks {
+    /// For people: "OTLP/HTTP (plain HTTP/1.1)", "gRPC (HTTP/2 without TLS)".
+    pub fn describe(self) -> &'static str {
+        match self {
+            PortSpeaks::Http1 => "plain HTTP/1.1 (OTLP/HTTP or an API)",
+            PortSpeaks::Grpc => "gRPC (HTTP/2 without TLS)",
+            PortSpeaks::Tls => "TLS",
+            PortSpeaks::Plaintext => "plain text, not TLS",
+        }
+    }
+}
+
+/// How long each look may take.
 const SNIFF_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// Sends one HTTP/1.1 request and judges the first bytes of the answer; `None` when the port
-/// says nothing recognisable in time.
-pub async fn sniff_plain(host: &str, port: u16) -> Option<Speaks> {
+/// The first byte of a TLS record carrying an alert, and the major version byte after it.
+const TLS_ALERT: [u8; 2] = [0x15, 0x03];
+
+/// Sends one HTTP/1.1 request in plain text and judges the first bytes of the answer; `None`
+/// when the port says nothing recognisable in time (a rustls server hangs up).
+pub async fn sniff_plain(host: &str, port: u16) -> Option<PortSpeaks> {
     let probe = async {
         let mut tcp = TcpStream::connect((host, port)).await.ok()?;
         let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         tcp.write_all(req.as_bytes()).await.ok()?;
-        let mut head = [0u8; 9];
-        tcp.read_exact(&mut head).await.ok()?;
-        if head.starts_with(b"HTTP/1.") {
-            Some(Speaks::Http1)
-        } else if head[3] == 0x04 {
-            // A frame header whose type byte is SETTINGS.
-            Some(Speaks::Http2)
-        } else {
-            None
+        let mut head = Vec::with_capacity(512);
+        // Enough for a status line and Go's one-line explanation.
+        while head.len() < 512 {
+            let mut buf = [0u8; 512];
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+            if head.len() >= 9 && !head.starts_with(b"HTTP/1.0 400") {
+                break;
+            }
         }
+        judge_plain_answer(&head)
     };
     tokio::time::timeout(SNIFF_TIMEOUT, probe)
         .await
         .ok()
         .flatten()
+}
+
+fn judge_plain_answer(head: &[u8]) -> Option<PortSpeaks> {
+    if head.starts_with(&TLS_ALERT) {
+        return Some(PortSpeaks::Tls);
+    }
+    if head.starts_with(b"HTTP/1.") {
+        let text = String::from_utf8_lossy(head);
+        return Some(if text.contains("HTTP request to an HTTPS server") {
+            PortSpeaks::Tls
+        } else {
+            PortSpeaks::Http1
+        });
+    }
+    // A frame header whose type byte is SETTINGS.
+    if head.len() >= 9 && head[3] == 0x04 {
+        return Some(PortSpeaks::Grpc);
+    }
+    None
+}
+
+/// Whether the port completes a TLS handshake (any certificate accepted: this only asks).
+pub async fn speaks_tls(host: &str, port: u16) -> bool {
+    let probe = async {
+        let name = rustls_pki_types::ServerName::try_from(host.to_string()).ok()?;
+        let tcp = TcpStream::connect((host, port)).await.ok()?;
+        let config = crate::emit::tls::diagnostic_config(&[b"h2", b"http/1.1"]);
+        tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .ok()
+            .map(|_| ())
+    };
+    matches!(
+        tokio::time::timeout(SNIFF_TIMEOUT, probe).await,
+        Ok(Some(()))
+    )
+}
+
+/// What the port speaks: a plain look first, then a TLS handshake if that said nothing.
+pub async fn port_speaks(host: &str, port: u16) -> Option<PortSpeaks> {
+    match sniff_plain(host, port).await {
+        Some(found) => Some(found),
+        None if speaks_tls(host, port).await => Some(PortSpeaks::Tls),
+        None => None,
+    }
 }
 
 /// Asks a TLS port whether it refuses this client's session. With TLS 1.3 a server that
@@ -50,7 +124,7 @@ pub async fn sniff_plain(host: &str, port: u16) -> Option<Speaks> {
 pub async fn tls_refusal(
     host: &str,
     port: u16,
-    config: std::sync::Arc<rustls::ClientConfig>,
+    config: Arc<rustls::ClientConfig>,
 ) -> Option<String> {
     let probe = async {
         let name = rustls_pki_types::ServerName::try_from(host.to_string()).ok()?;
@@ -70,4 +144,33 @@ pub async fn tls_refusal(
         .await
         .ok()
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_answers_are_judged() {
+        // What a gRPC server sends an HTTP/1.1 request (a SETTINGS frame first).
+        let grpc =
+            include_bytes!("../../tests/fixtures/collector/http1-to-grpc-port-14317-http09.bin");
+        assert_eq!(judge_plain_answer(grpc), Some(PortSpeaks::Grpc));
+        assert_eq!(
+            judge_plain_answer(b"HTTP/1.1 404 Not Found\r\n"),
+            Some(PortSpeaks::Http1)
+        );
+        assert_eq!(
+            judge_plain_answer(
+                b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+            ),
+            Some(PortSpeaks::Tls)
+        );
+        assert_eq!(
+            judge_plain_answer(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]),
+            Some(PortSpeaks::Tls)
+        );
+        assert_eq!(judge_plain_answer(b""), None);
+        assert_eq!(judge_plain_answer(b"SSH-2.0-OpenSSH"), None);
+    }
 }

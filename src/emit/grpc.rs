@@ -8,9 +8,10 @@ use super::tls;
 use crate::config::ConfigError;
 use crate::config::otlp::{Compression, SignalTarget};
 use crate::diagnose::error_class::{
-    DialError, ErrorClass, chain_text, classify_chain, grpc_code_name, grpc_code_retryable,
+    DialError, ErrorClass, chain_text, classify_chain, classify_grpc_code, grpc_code_name,
+    grpc_code_retryable,
 };
-use crate::diagnose::sniff::{Speaks, sniff_plain};
+use crate::diagnose::second_look::sharpen;
 use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
@@ -36,6 +37,8 @@ type BoxIo = TokioIo<Pin<Box<dyn Io>>>;
 pub struct GrpcTransport {
     tls: Option<Arc<ClientConfig>>,
     endpoint: Endpoint,
+    /// The target as configured, for a second look at the port after a failure.
+    url: url::Url,
     host: String,
     port: u16,
     metadata: Vec<(
@@ -100,6 +103,7 @@ impl GrpcTransport {
         Ok(GrpcTransport {
             tls,
             endpoint,
+            url: url.clone(),
             host,
             port,
             metadata,
@@ -133,7 +137,13 @@ impl GrpcTransport {
                 ErrorClass::ConnectTimeout,
                 "no gRPC connection within the export timeout",
             )),
-            Some(Err(e)) => Err(ExportError::new(classify_chain(&e, true), chain_text(&e))),
+            Some(Err(e)) => Err(sharpen(
+                ExportError::new(classify_chain(&e, true), chain_text(&e)),
+                &self.url,
+                true,
+                self.tls.as_ref(),
+            )
+            .await),
             Some(Ok(ch)) => Ok(ch),
         };
         let channel = match connected {
@@ -174,33 +184,30 @@ impl GrpcTransport {
                 attempt.partial_success = ps;
             }
             Some(Err(status)) => {
-                let mut class = classify_status(&status);
-                let mut hint = String::new();
-                if class == ErrorClass::Transport
-                    && self.tls.is_none()
-                    && sniff_plain(&self.host, self.port).await == Some(Speaks::Http1)
-                {
-                    class = ErrorClass::ProtocolMismatch;
-                    hint = "; the port answers plain HTTP/1.1, so it is an OTLP/HTTP port, not gRPC: use --protocol http/protobuf".into();
-                }
+                let class = classify_status(&status);
                 let code = status.code() as i32;
-                if class == ErrorClass::GrpcStatus {
+                if status.source().is_none() && !server_made_up(&status) {
                     attempt.response = Some(Response::Grpc {
                         code,
                         name: grpc_code_name(code),
                     });
                     attempt.retryable = grpc_code_retryable(code);
-                } else {
-                    attempt.retryable = class == ErrorClass::Transport;
                 }
                 let text = match status.source() {
                     Some(src) => format!("{}: {}", status.message(), chain_text(src)),
                     None => status.message().to_string(),
                 };
-                attempt.error = Some(ExportError::new(
+                let mut error = ExportError::new(
                     class,
-                    format!("{} ({}): {text}{hint}", grpc_code_name(code), code),
-                ));
+                    format!("{} ({}): {text}", grpc_code_name(code), code),
+                );
+                if !matches!(class, ErrorClass::Transport | ErrorClass::ProtocolMismatch) {
+                    attempt.error = Some(error);
+                } else {
+                    error = sharpen(error, &self.url, true, self.tls.as_ref()).await;
+                    attempt.retryable = error.class == ErrorClass::Transport;
+                    attempt.error = Some(error);
+                }
             }
         }
         attempt
@@ -261,18 +268,23 @@ async fn with_deadline<F: Future>(deadline: Option<Duration>, f: F) -> Option<F:
 /// a non-gRPC answer (an HTTP server replying 404, an HTTP/1 server breaking the h2 stream)
 /// is a protocol mismatch or a transport failure.
 pub fn classify_status(status: &tonic::Status) -> ErrorClass {
-    let msg = status.message().to_ascii_lowercase();
-    if msg.contains("grpc-status header missing")
-        || msg.contains("invalid compression flag")
-        || msg.contains("h2 protocol error")
-        || msg.contains("invalid content-type")
-    {
+    if server_made_up(status) {
         return ErrorClass::ProtocolMismatch;
     }
     match status.source() {
         Some(src) => classify_chain(src, false),
-        None => ErrorClass::GrpcStatus,
+        None => classify_grpc_code(status.code() as i32),
     }
+}
+
+/// Statuses tonic makes up itself when the answer was not gRPC at all (an HTTP server's 404,
+/// an HTTP/1 server breaking the h2 stream): shared/fixtures/collector/rust-tonic-to-*.txt.
+fn server_made_up(status: &tonic::Status) -> bool {
+    let msg = status.message().to_ascii_lowercase();
+    msg.contains("grpc-status header missing")
+        || msg.contains("invalid compression flag")
+        || msg.contains("h2 protocol error")
+        || msg.contains("invalid content-type")
 }
 
 async fn dial(host: &str, port: u16, tls: Option<Arc<ClientConfig>>) -> Result<BoxIo, DialError> {

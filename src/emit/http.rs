@@ -7,8 +7,10 @@ use super::response::{decode_partial_success, describe_error_body};
 use super::tls;
 use crate::config::ConfigError;
 use crate::config::otlp::{Compression, SignalTarget};
-use crate::diagnose::error_class::{ErrorClass, chain_text, classify_chain, http_status_retryable};
-use crate::diagnose::sniff::{Speaks, sniff_plain, tls_refusal};
+use crate::diagnose::error_class::{
+    ErrorClass, chain_text, classify_chain, classify_http_status, http_status_retryable,
+};
+use crate::diagnose::second_look::sharpen;
 use bytes::Bytes;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use std::time::{Duration, Instant, SystemTime};
@@ -139,25 +141,15 @@ impl HttpTransport {
                 } else {
                     classify_chain(&e, e.is_connect())
                 };
-                let mut class = class;
-                let mut message = chain_text(&e.without_url());
-                if class == ErrorClass::Transport && target.url.value.scheme() == "http" {
-                    let host = target.url.value.host_str().unwrap_or_default();
-                    let port = target.url.value.port_or_known_default().unwrap_or(80);
-                    if sniff_plain(host, port).await == Some(Speaks::Http2) {
-                        class = ErrorClass::ProtocolMismatch;
-                        message.push_str("; the port answers with HTTP/2 frames, so it is a gRPC port: use --protocol grpc");
-                    }
-                }
-                if let (ErrorClass::Transport, Some(config)) = (class, &self.tls) {
-                    let host = target.url.value.host_str().unwrap_or_default();
-                    let port = target.url.value.port_or_known_default().unwrap_or(443);
-                    if let Some(alert) = tls_refusal(host, port, config.clone()).await {
-                        class = ErrorClass::TlsHandshake;
-                        message.push_str(&format!("; the server refused the TLS session: {alert}"));
-                    }
-                }
-                attempt.error = Some(ExportError::new(class, message));
+                let error = sharpen(
+                    ExportError::new(class, chain_text(&e.without_url())),
+                    &target.url.value,
+                    false,
+                    self.tls.as_ref(),
+                )
+                .await;
+                let class = error.class;
+                attempt.error = Some(error);
                 // A disconnect with no answer may be retried (OTLP spec); a refused or
                 // mis-spoken connection will not get better by itself.
                 attempt.retryable = matches!(
@@ -203,7 +195,13 @@ impl HttpTransport {
                     } else {
                         format!("{summary}: {text}")
                     };
-                    attempt.error = Some(ExportError::new(ErrorClass::HttpStatus, message));
+                    let class = classify_http_status(status.as_u16(), &text);
+                    let error = ExportError::new(class, message);
+                    attempt.error = Some(if class == ErrorClass::TlsMismatch {
+                        sharpen(error, &target.url.value, false, None).await
+                    } else {
+                        error
+                    });
                     attempt.retryable = http_status_retryable(status.as_u16());
                 }
             }

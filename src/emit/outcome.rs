@@ -5,6 +5,7 @@ use crate::config::Sourced;
 use crate::config::headers::ShownHeader;
 use crate::config::otlp::{Compression, Protocol};
 use crate::diagnose::error_class::ErrorClass;
+use crate::diagnose::sniff::PortSpeaks;
 use crate::signal::Signal;
 use serde::Serialize;
 use url::Url;
@@ -49,6 +50,10 @@ pub struct PartialSuccess {
 pub struct ExportError {
     pub class: ErrorClass,
     pub message: String,
+    /// What a second look at the port found it speaks, when the library's error alone was
+    /// ambiguous; the hint builds its advice on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_speaks: Option<PortSpeaks>,
 }
 
 impl ExportError {
@@ -56,6 +61,7 @@ impl ExportError {
         ExportError {
             class,
             message: message.into(),
+            port_speaks: None,
         }
     }
 }

@@ -79,6 +79,20 @@ pub fn plain_only_config() -> ClientConfig {
         .with_no_client_auth()
 }
 
+/// A configuration that completes a handshake with any server, for asking a port whether it
+/// speaks TLS at all (diagnosis only: nothing is sent through it but a probe).
+pub fn diagnostic_config(alpn: &[&[u8]]) -> Arc<ClientConfig> {
+    let provider = provider();
+    let mut config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
 /// Builds the client TLS configuration. `alpn` is `h2` for gRPC, `http/1.1` for OTLP/HTTP.
 pub fn client_config(tls: &TlsSettings, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, ConfigError> {
     let provider = provider();

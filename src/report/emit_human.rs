@@ -2,6 +2,7 @@
 //! failure (class, server text), the settings that chose each endpoint, and warnings.
 
 use super::{EmitReport, fmt_bytes, fmt_seconds, paint};
+use crate::diagnose::export_hint::export_hint;
 use crate::roundtrip::outcome::Status;
 use comfy_table::{Cell, Table, presets};
 use owo_colors::{OwoColorize, Stream};
@@ -77,6 +78,9 @@ pub fn render(r: &EmitReport) -> String {
             }
         } else if let Some(e) = &o.last().error {
             details.push(format!("{} {}: {}", o.signal, e.class, e.message));
+        }
+        if let Some(h) = export_hint(o) {
+            details.push(format!("{} hint: {h}", o.signal));
         }
         if let Some(w) = o.last().warning() {
             details.push(format!("{} partial success warning: {w}", o.signal));

@@ -5,6 +5,8 @@ use crate::config::Sourced;
 use crate::config::headers::ShownHeader;
 use crate::config::otlp::{Compression, Protocol};
 use crate::diagnose::error_class::ErrorClass;
+use crate::diagnose::export_hint::export_hint;
+use crate::diagnose::sniff::PortSpeaks;
 use crate::emit::outcome::{Attempt, ExportOutcome, PartialSuccess, Response};
 use crate::signal::Signal;
 use serde::Serialize;
@@ -28,6 +30,11 @@ struct SignalDoc<'a> {
     /// Error class of the final attempt, if it failed.
     reason: Option<ErrorClass>,
     message: Option<&'a str>,
+    /// What a second look at the port found it speaks, when that named the failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port_speaks: Option<PortSpeaks>,
+    /// What to check or change, for a failed export.
+    hint: Option<String>,
     warning: Option<&'a str>,
     url: Sourced<String>,
     protocol: &'a Sourced<Protocol>,
@@ -48,6 +55,8 @@ fn signal_doc(o: &ExportOutcome) -> SignalDoc<'_> {
         ok: o.accepted(),
         reason: last.error.as_ref().map(|e| e.class),
         message: last.error.as_ref().map(|e| e.message.as_str()),
+        port_speaks: last.error.as_ref().and_then(|e| e.port_speaks),
+        hint: export_hint(o),
         warning: last.warning(),
         url: Sourced::new(o.url.value.to_string(), o.url.source.clone()),
         protocol: &o.protocol,
