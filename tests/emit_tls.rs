@@ -67,13 +67,6 @@ async fn tls_lab(tls: &LabTls) -> LabReceivers {
     LabReceivers::start(cfg, LabState::new()).await.unwrap()
 }
 
-fn reasons(doc: &serde_json::Value) -> Vec<String> {
-    ["trace", "log", "metric"]
-        .iter()
-        .map(|s| signal(doc, s)["reason"].to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn trusted_with_ca_cert_and_refused_without() {
     let pki = pki(false);
