@@ -108,7 +108,20 @@ Fault kinds (SIGNAL is trace, log or metric):
   status=STATUS              exports are answered with this HTTP status (gRPC: mapped code)
   retry-after=SECONDS        Retry-After sent with status=
   partial=N[:MESSAGE]        exports succeed with N items rejected (partial success)
-  delay=DURATION             exports are acknowledged this late";
+  delay=DURATION             exports are acknowledged this late
+  loki-exporter              log only: stored as a Loki exporter writes them (job/instance/
+                             exporter=\"OTLP\" labels, a JSON line, no structured metadata)
+
+The field incidents (docs: shared incidents.md), reproduced:
+  1  wrong port:         otel-canary lab --http-port 4319     (then run against :4318)
+  2  gRPC on the HTTP port: otel-canary lab --grpc-port 4318 --http-port 4319
+  3  TLS-only receivers: otel-canary lab --tls-cert cert.pem --tls-key key.pem
+  5  logs accepted, never forwarded: --fault log:drop
+  6  traces accepted, Tempo empty:   --fault trace:drop
+  7  exports never acknowledged:     --fault trace:delay=60s
+  8  spans refused after receipt:    --fault trace:partial=2:\"TLS handshake error to ingester\"
+  label mapping of a Loki exporter:  --fault log:loki-exporter
+  missing tenant:                    --require-tenant";
 
 const DEMO_EXAMPLES: &str = "Examples:
   otel-canary demo                      # one probe per protocol against the built-in stack
@@ -408,6 +421,13 @@ pub struct LabArgs {
     /// log:ingest-delay=2s, metric:query-error=503. Kinds are listed below.
     #[arg(long = "fault", value_name = "SIGNAL:KIND[=VALUE]")]
     pub faults: Vec<String>,
+    /// Serve the OTLP receivers over TLS only, with this PEM certificate (with --tls-key):
+    /// a plain-text client then meets a TLS port.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,7 @@
 
 use crate::cli::LabArgs;
 use crate::config::ConfigError;
+use crate::lab::tls::LabTls;
 use crate::lab::{
     LabStack, LabStackConfig, LabState, ReceiverConfig, SignalFault, parse_fault_spec,
 };
@@ -50,16 +51,41 @@ fn describe(signal: Signal, f: &SignalFault) -> String {
     if !f.delay.is_zero() {
         parts.push(format!("ack delay {:?}", f.delay));
     }
+    if f.loki_exporter {
+        parts.push("stored as a Loki exporter writes it".to_string());
+    }
     format!("{signal}: {}", parts.join(", "))
+}
+
+/// The receivers' TLS material from --tls-cert/--tls-key, read once and checked here so a bad
+/// file is a usage error naming it.
+fn lab_tls(args: &LabArgs) -> Result<Option<LabTls>, ConfigError> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let read = |flag: &str, path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(flag, format!("cannot read {}: {e}", path.display())))
+    };
+    let tls = LabTls {
+        cert_pem: read("--tls-cert", cert)?,
+        key_pem: read("--tls-key", key)?,
+        client_ca_pem: None,
+    };
+    tls.server_config(&[b"http/1.1"])
+        .map_err(|e| ConfigError::new("--tls-cert/--tls-key", e.to_string()))?;
+    Ok(Some(tls))
 }
 
 pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
     let faults = parse_faults(&args.faults)?;
+    let tls = lab_tls(args)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let config = LabStackConfig {
         receivers: ReceiverConfig {
             http: SocketAddr::new(args.bind, args.http_port),
             grpc: SocketAddr::new(args.bind, args.grpc_port),
-            tls: None,
+            tls,
         },
         tempo: SocketAddr::new(args.bind, args.tempo_port),
         loki: SocketAddr::new(args.bind, args.loki_port),
@@ -79,10 +105,10 @@ pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
     let r = &lab.receivers;
     eprintln!("otel-canary lab: the built-in test stack is up (Ctrl-C to stop)");
     eprintln!(
-        "  OTLP/HTTP  http://{}   POST /v1/traces, /v1/logs, /v1/metrics",
+        "  OTLP/HTTP  {scheme}://{}   POST /v1/traces, /v1/logs, /v1/metrics",
         r.http_addr
     );
-    eprintln!("  OTLP/gRPC  http://{}", r.grpc_addr);
+    eprintln!("  OTLP/gRPC  {scheme}://{}", r.grpc_addr);
     eprintln!(
         "  Tempo      {}   GET /api/traces/<id>, /api/v2/traces/<id>, /api/search?q=<TraceQL>",
         lab.tempo_url()

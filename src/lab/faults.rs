@@ -27,6 +27,9 @@ pub struct SignalFault {
     pub drop: bool,
     /// The signal's query endpoints answer this status and body (text/plain) instead.
     pub query_error: Option<(u16, String)>,
+    /// Logs: stored as a Loki exporter writes them (job/instance/exporter labels, a JSON
+    /// line, no structured metadata) instead of through Loki's OTLP endpoint.
+    pub loki_exporter: bool,
 }
 
 /// One `--fault SIGNAL:KIND[=VALUE]` setting.
@@ -40,11 +43,13 @@ pub enum FaultSetting {
     RetryAfter(u64),
     Partial(i64, String),
     Delay(Duration),
+    LokiExporter,
 }
 
 /// The fault kinds `parse_fault_spec` knows, for help and error texts.
 pub const FAULT_KINDS: &str = "drop, ingest-delay=DURATION, search-delay=DURATION (trace), \
-query-error=STATUS[:BODY], status=STATUS, retry-after=SECONDS, partial=N[:MESSAGE], delay=DURATION";
+query-error=STATUS[:BODY], status=STATUS, retry-after=SECONDS, partial=N[:MESSAGE], delay=DURATION, \
+loki-exporter (log)";
 
 impl SignalFault {
     /// Adds one setting (settings for the same signal accumulate).
@@ -58,6 +63,7 @@ impl SignalFault {
             FaultSetting::RetryAfter(s) => self.retry_after = Some(s),
             FaultSetting::Partial(n, m) => self.partial = Some((n, m)),
             FaultSetting::Delay(d) => self.delay = d,
+            FaultSetting::LokiExporter => self.loki_exporter = true,
         }
     }
 }
@@ -129,6 +135,12 @@ pub fn parse_fault_spec(spec: &str) -> Result<(Signal, FaultSetting), String> {
             FaultSetting::Partial(n, msg)
         }
         "delay" => FaultSetting::Delay(duration(need("1s")?)?),
+        "loki-exporter" if signal == Signal::Log && value.is_none() => FaultSetting::LokiExporter,
+        "loki-exporter" => {
+            return Err(format!(
+                "'{spec}': loki-exporter only applies to log and takes no value"
+            ));
+        }
         other => {
             return Err(format!(
                 "'{spec}': unknown fault kind '{other}' (kinds: {FAULT_KINDS})"

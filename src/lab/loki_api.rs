@@ -9,6 +9,7 @@ use super::http_util::{
     Incoming, Reply, TEXT_UTF8, empty, fault_answer, go_error, incoming, json, not_found, respond,
 };
 use super::logql::{self, Expr, LogQuery};
+use super::loki_exporter_mapping;
 use super::loki_json::{self, Encoding, QueryStats};
 use super::loki_mapping::{self, LokiEntry};
 use super::otlp_http::MAX_BODY;
@@ -100,6 +101,11 @@ fn query(state: &LabState, inc: &Incoming) -> Response {
 
 /// Every stored entry this scope may read now.
 fn entries(state: &LabState, scope: &TenantScope) -> Vec<LokiEntry> {
+    let map = if state.faults.get(Signal::Log).loki_exporter {
+        loki_exporter_mapping::entries
+    } else {
+        loki_mapping::entries
+    };
     tenancy::readable(
         state,
         Signal::Log,
@@ -109,7 +115,7 @@ fn entries(state: &LabState, scope: &TenantScope) -> Vec<LokiEntry> {
     )
     .iter()
     .flat_map(|r| match &r.payload {
-        Payload::Log(req) => loki_mapping::entries(req, nanos_of(r.at)),
+        Payload::Log(req) => map(req, nanos_of(r.at)),
         _ => Vec::new(),
     })
     .collect()

@@ -48,6 +48,21 @@ const SERVICE_NAME_DISCOVERY: &[&str] = &[
     "k8s_job_name",
 ];
 
+/// Adds `service_name` as Loki's distributor does when a stream lacks it: from the first
+/// discovery label present, else `unknown_service`.
+pub fn discover_service_name(labels: &mut BTreeMap<String, String>) {
+    if labels.contains_key("service_name") {
+        return;
+    }
+    let found = SERVICE_NAME_DISCOVERY
+        .iter()
+        .find_map(|l| labels.get(*l).cloned());
+    labels.insert(
+        "service_name".into(),
+        found.unwrap_or_else(|| "unknown_service".into()),
+    );
+}
+
 /// Fields Loki reads a level from (`log_level_fields` default).
 const LEVEL_FIELDS: &[&str] = &[
     "level",
@@ -264,15 +279,7 @@ pub fn entries(req: &ExportLogsServiceRequest, received_ns: i128) -> Vec<LokiEnt
                 flatten(std::slice::from_ref(kv), "", &mut resource_meta);
             }
         }
-        if !labels.contains_key("service_name") {
-            let found = SERVICE_NAME_DISCOVERY
-                .iter()
-                .find_map(|l| labels.get(*l).cloned());
-            labels.insert(
-                "service_name".into(),
-                found.unwrap_or_else(|| "unknown_service".into()),
-            );
-        }
+        discover_service_name(&mut labels);
         for sl in &rl.scope_logs {
             let mut scope_meta = Vec::new();
             if let Some(scope) = &sl.scope {

@@ -9,6 +9,7 @@ pub mod http_util;
 mod lexing;
 pub mod logql;
 pub mod loki_api;
+pub mod loki_exporter_mapping;
 pub mod loki_json;
 pub mod loki_mapping;
 pub mod otlp_grpc;
