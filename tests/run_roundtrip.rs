@@ -156,7 +156,7 @@ async fn a_dropped_signal_fails_not_found_after_its_deadline() {
     assert_eq!(hop(log, "export")["status"], "ok");
     let hint = log["hint"].as_str().unwrap();
     assert!(
-        hint.contains("collector accepted the log") && hint.contains("Loki"),
+        hint.contains("acknowledged the log") && hint.contains("never reached Loki"),
         "{hint}"
     );
     assert!(started.elapsed() < Duration::from_secs(8));

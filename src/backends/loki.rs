@@ -254,3 +254,77 @@ impl LokiReader {
         }
     }
 }
+
+/// Where the probe's line turned up when the configured query could not find it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LogElsewhere {
+    /// The stream's index labels.
+    pub stream: BTreeMap<String, String>,
+    /// Whether the probe id is in structured metadata (`canary_probe_id`), as Loki's OTLP
+    /// endpoint stores it, or only in the line (a Loki exporter's JSON line).
+    pub probe_id_in_metadata: bool,
+}
+
+/// How many label names a look elsewhere tries, one query each.
+const ELSEWHERE_MAX_QUERIES: usize = 6;
+
+impl LokiReader {
+    /// After the deadline: is the probe's line in Loki under other labels? Asks for the label
+    /// names, then searches `{<name>=~".+"} |= "<probe id>"` one name at a time (the likely
+    /// ones first, a few queries at most). `Ok(None)` when it is nowhere to be seen.
+    pub async fn look_elsewhere(&self, probe: &Probe) -> Result<Option<LogElsewhere>, QueryError> {
+        let start = unix_nanos(probe.started_at).saturating_sub(300_000_000_000);
+        let end = unix_nanos(SystemTime::now() + Duration::from_secs(60));
+        let range = [("start", start.to_string()), ("end", end.to_string())];
+        let url = join(&self.base, "loki/api/v1/labels");
+        let answer = self.client.get(&url, &range, &[]).await?;
+        if !answer.is_success() {
+            return Err(self.client.error(
+                ErrorClass::HttpStatus,
+                Some(answer.status),
+                &super::client::error_text(&answer),
+                &url,
+            ));
+        }
+        let mut names: Vec<String> = serde_json::from_slice::<Value>(&answer.body)
+            .ok()
+            .and_then(|v| v.get("data").cloned())
+            .and_then(|d| serde_json::from_value(d).ok())
+            .unwrap_or_default();
+        let rank = |n: &str| match n {
+            "service_name" => 0,
+            "job" => 1,
+            "exporter" => 2,
+            _ => 3,
+        };
+        names.sort_by_key(|n| rank(n));
+        let url = join(&self.base, "loki/api/v1/query_range");
+        for name in names.iter().take(ELSEWHERE_MAX_QUERIES) {
+            let query = format!(r#"{{{name}=~".+"}} |= "{}""#, probe.probe_id);
+            let mut params = vec![("query", query), ("limit", "10".to_string())];
+            params.extend(range.iter().cloned());
+            let answer = self
+                .client
+                .get(
+                    &url,
+                    &params,
+                    &[("X-Loki-Response-Encoding-Flags", "categorize-labels")],
+                )
+                .await?;
+            if !answer.is_success() {
+                continue;
+            }
+            let Ok(entries) = parse_query_range(&answer.body) else {
+                continue;
+            };
+            let id = probe.probe_id.to_string();
+            if let Some(e) = entries.iter().find(|e| e.line.contains(&id)) {
+                return Ok(Some(LogElsewhere {
+                    stream: e.labels.clone(),
+                    probe_id_in_metadata: e.metadata.get(PROBE_ID_LABEL) == Some(&id),
+                }));
+            }
+        }
+        Ok(None)
+    }
+}

@@ -252,3 +252,62 @@ impl PrometheusReader {
         }
     }
 }
+
+/// A series that looks like the canary's marker but was not found by the configured query.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricElsewhere {
+    /// The metric name it arrived under.
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// Whether its value is this probe's marker.
+    pub holds_marker: bool,
+}
+
+/// Any series whose name starts like the canary's: `_` or `.` between words (UTF-8 names in
+/// Prometheus 3 and Mimir keep the dots), with or without a unit or type suffix.
+pub const ELSEWHERE_QUERY: &str = r#"{__name__=~"otel.canary.*"}"#;
+
+impl PrometheusReader {
+    /// After the deadline: does the marker exist under another name or other labels? One
+    /// instant query for every series named like the canary's; the ones holding this probe's
+    /// marker value come first.
+    pub async fn look_elsewhere(&self, probe: &Probe) -> Result<Vec<MetricElsewhere>, QueryError> {
+        let url = join(&self.api_base, "api/v1/query");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let query = [
+            ("query", ELSEWHERE_QUERY.to_string()),
+            ("time", format!("{:.3}", now + 1.0)),
+        ];
+        let answer = self.client.get(&url, &query, &[]).await?;
+        if !answer.is_success() {
+            return Err(self.client.error(
+                ErrorClass::HttpStatus,
+                Some(answer.status),
+                &super::client::error_text(&answer),
+                &url,
+            ));
+        }
+        let samples = parse_vector(&answer.body).map_err(|e| {
+            self.client
+                .error(ErrorClass::Body, Some(answer.status), &e, &url)
+        })?;
+        let mut found: Vec<MetricElsewhere> = samples
+            .into_iter()
+            .map(|s| {
+                let mut labels = s.labels;
+                let name = labels.remove("__name__").unwrap_or_default();
+                MetricElsewhere {
+                    name,
+                    labels,
+                    holds_marker: s.value == probe.marker,
+                }
+            })
+            .collect();
+        found.sort_by_key(|m| !m.holds_marker);
+        found.truncate(5);
+        Ok(found)
+    }
+}

@@ -310,3 +310,22 @@ impl TempoReader {
         }
     }
 }
+
+impl TempoReader {
+    /// Tempo's `/ready` on the API port: `Ok` with the body when it answers 200, `Err` with
+    /// Tempo's own words otherwise ("Ingester not ready: …").
+    pub async fn ready(&self) -> Result<String, QueryError> {
+        let url = join(&self.base, "ready");
+        let answer = self.client.get(&url, &[], &[]).await?;
+        if answer.is_success() {
+            Ok(answer.text())
+        } else {
+            Err(self.client.error(
+                crate::diagnose::error_class::ErrorClass::HttpStatus,
+                Some(answer.status),
+                &super::client::error_text(&answer),
+                &url,
+            ))
+        }
+    }
+}

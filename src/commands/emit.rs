@@ -3,7 +3,7 @@
 use crate::cli::{EmitArgs, Output};
 use crate::config::ConfigError;
 use crate::config::env::EnvSnapshot;
-use crate::config::otlp::{ExportFlags, ExportTarget, resolve_export_target};
+use crate::config::otlp::{ExportFlags, ExportTarget, resolve_export_target, shadowed_endpoints};
 use crate::config::resource::{ResourceFlags, ResourceSpec};
 use crate::emit::exporter::Exporter;
 use crate::emit::payload::MetricTag;
@@ -26,7 +26,10 @@ pub async fn emit_probe(
         probe: ProbeView::of(&probe),
         resource: ResourceView::of(&resource),
         exports,
-        warnings: target_warnings(&target),
+        warnings: target_warnings(&target)
+            .into_iter()
+            .chain(shadowed_endpoints(&target, env))
+            .collect(),
     };
     Ok((probe, report))
 }

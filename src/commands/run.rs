@@ -4,7 +4,7 @@ use crate::cli::{RunArgs, RunOutput};
 use crate::commands::emit::target_warnings;
 use crate::config::ConfigError;
 use crate::config::env::EnvSnapshot;
-use crate::config::otlp::{resolve_export_target, tenant};
+use crate::config::otlp::{resolve_export_target, shadowed_endpoints, tenant};
 use crate::config::read::resolve_read_target;
 use crate::config::resource::ResourceSpec;
 use crate::config::scenario::Scenario;
@@ -58,6 +58,7 @@ pub fn prepare(args: &RunArgs, env: &EnvSnapshot) -> Result<Prepared, ConfigErro
     }
     let resource = ResourceSpec::resolve(&resource_flags, env)?;
     let mut warnings = target_warnings(&export);
+    warnings.extend(shadowed_endpoints(&export, env));
     let roundtrip = RoundTrip::new(&export, read, resource.clone(), tag.unwrap_or_default())?;
     warnings.extend(roundtrip.warnings());
     Ok(Prepared {

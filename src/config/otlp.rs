@@ -532,9 +532,71 @@ pub fn resolve_export_target(
     })
 }
 
+/// Endpoint environment variables that are set but lost to a flag or a scenario key, with a
+/// different URL: an app reading its environment would send there, the canary does not. The
+/// "stale env var" of incident 1, said out loud.
+pub fn shadowed_endpoints(target: &ExportTarget, env: &EnvSnapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in &target.signals {
+        if matches!(t.url.source, Provenance::Env { .. }) {
+            continue;
+        }
+        let signal_var = var(Some(t.signal), "ENDPOINT");
+        let generic_var = var(None, "ENDPOINT");
+        let (name, raw, generic) = match (env.get(&signal_var), env.get(&generic_var)) {
+            (Some(v), _) => (signal_var, v, false),
+            (None, Some(v)) => (generic_var, v, true),
+            (None, None) => continue,
+        };
+        let Ok(url) = parse_endpoint(raw, &Provenance::env(&name)) else {
+            continue;
+        };
+        let url = if generic && t.protocol.value.is_http() {
+            append_signal_path(&url, t.signal)
+        } else {
+            url
+        };
+        if url != t.url.value {
+            out.push(format!(
+                "{}: {name}={} is set but {} chose {}: an app reading its environment sends \
+                 there instead; make sure which one is live",
+                t.signal.plural(),
+                crate::redact::redact_url(&url),
+                t.url.source,
+                crate::redact::redact_url(&t.url.value)
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shadowed_endpoint_variable_is_named() {
+        let flags = ExportFlags {
+            endpoint: Some("http://collector:4319".into()),
+            ..Default::default()
+        };
+        let env =
+            EnvSnapshot::from_pairs([("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")]);
+        let target = resolve_export_target(&flags, &env).unwrap();
+        let w = shadowed_endpoints(&target, &env);
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(
+            w[0].starts_with(
+                "traces: OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318/v1/traces is set but \
+                 flag --endpoint chose http://collector:4319/v1/traces"
+            ),
+            "{w:?}"
+        );
+        // The same URL from both is no conflict.
+        let env =
+            EnvSnapshot::from_pairs([("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4319")]);
+        assert!(shadowed_endpoints(&target, &env).is_empty());
+    }
 
     fn resolve(flags: &ExportFlags, env: &[(&str, &str)]) -> ExportTarget {
         resolve_export_target(flags, &EnvSnapshot::from_pairs(env.iter().copied())).unwrap()

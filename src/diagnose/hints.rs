@@ -5,7 +5,7 @@ use crate::backends::QueryError;
 use crate::diagnose::error_class::ErrorClass;
 use crate::diagnose::export_hint::export_hint;
 use crate::emit::outcome::ExportOutcome;
-use crate::roundtrip::outcome::{HopName, Reason};
+use crate::roundtrip::outcome::{Clue, HopName, Reason};
 use crate::signal::Signal;
 
 /// The facts a hint may draw on.
@@ -23,24 +23,39 @@ pub struct HintContext<'a> {
     /// What the last read saw ("no matching log line", "the marker series holds …").
     pub last_seen: Option<&'a str>,
     pub tenant: bool,
+    /// What a look beyond the query found; one that explains the failure is the hint.
+    pub clues: &'a [Clue],
 }
 
-/// True when the export went to a backend's own OTLP endpoint rather than a collector.
-fn direct_to_backend(export: &ExportOutcome) -> bool {
-    let path = export.url.value.path();
-    let port = export.url.value.port_or_known_default();
-    path.contains("/otlp/")
-        || path.contains("/opentelemetry/")
-        || matches!(port, Some(3100 | 9009 | 8428 | 9090))
+/// True when the export went to the backend's own OTLP endpoint rather than a collector: the
+/// same host and port as the read URL, or a backend's OTLP path (`/otlp/v1/logs`).
+fn direct_to_backend(export: &ExportOutcome, backend_url: &str) -> bool {
+    let url = &export.url.value;
+    let same_port = url::Url::parse(backend_url).is_ok_and(|b| {
+        b.host_str() == url.host_str() && b.port_or_known_default() == url.port_or_known_default()
+    });
+    let path = url.path();
+    same_port || path.contains("/otlp/") || path.contains("/opentelemetry/")
 }
 
-fn response_text(export: &ExportOutcome) -> String {
-    export
+/// `HTTP 200 OK in 3 ms`.
+fn ack_text(export: &ExportOutcome) -> String {
+    let answer = export
         .last()
         .response
         .as_ref()
         .map(|r| r.summary())
-        .unwrap_or_else(|| "an ack".into())
+        .unwrap_or_else(|| "an ack".into());
+    format!("{answer} in {:.0} ms", export.seconds() * 1e3)
+}
+
+/// `host:port` of the export URL.
+fn receiver(export: &ExportOutcome) -> String {
+    let url = &export.url.value;
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        _ => url.to_string(),
+    }
 }
 
 fn fmt_secs(s: f64) -> String {
@@ -67,25 +82,35 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
             fmt_secs(c.deadline_seconds)
         )),
         (_, Reason::NotFound) => {
-            let mut h = if direct_to_backend(c.export) {
+            if let Some(clue) = c.clues.iter().find(|k| k.explains) {
+                return Some(clue.finding.clone());
+            }
+            let deadline = fmt_secs(c.deadline_seconds);
+            let mut h = if direct_to_backend(c.export, c.backend_url) {
                 format!(
-                    "{b} accepted the {s} ({}) but the query never found it within {}: the query \
-                     does not match what was written",
-                    response_text(c.export),
-                    fmt_secs(c.deadline_seconds)
+                    "{b} acknowledged the {s} ({}) but the query never found it within \
+                     {deadline}: the query does not match what was written",
+                    ack_text(c.export)
                 )
             } else {
-                format!(
-                    "the collector accepted the {s} ({}) but it never reached {b} within {}: \
-                     the collector has no {} pipeline exporting to {b}, or its exporter fails \
-                     (check the collector's logs and otelcol_exporter_send_failed_* metrics)",
-                    response_text(c.export),
-                    fmt_secs(c.deadline_seconds),
+                let mut h = format!(
+                    "the collector at {} acknowledged the {s} ({}) but it never reached {b} \
+                     within {deadline}: the collector has no {} pipeline exporting to {b}, or its \
+                     exporter fails",
+                    receiver(c.export),
+                    ack_text(c.export),
                     s.plural()
-                )
+                );
+                if !c.clues.iter().any(|k| k.source == "collector_metrics") {
+                    h.push_str(
+                        " (check its logs, or give --collector-metrics URL to read its counters)",
+                    );
+                }
+                h
             };
+            let searched = !c.clues.is_empty();
             match s {
-                Signal::Log => h.push_str(
+                Signal::Log if !searched => h.push_str(
                     "; if the pipeline relabels logs (an Alloy loki exporter), try --log-match line \
                      or --log-selector",
                 ),
@@ -93,12 +118,14 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
                     if let Some(seen) = c.last_seen {
                         h.push_str(&format!("; last read: {seen}"));
                     }
-                    h.push_str(
-                        "; the marker is matched by job/instance (service.name/service.instance.id): \
-                         give --metric-selector if your pipeline relabels",
-                    );
+                    if !searched {
+                        h.push_str(
+                            "; the marker is matched by job/instance (service.name/\
+                             service.instance.id): give --metric-selector if your pipeline relabels",
+                        );
+                    }
                 }
-                Signal::Trace => {}
+                _ => {}
             }
             if !c.tenant {
                 h.push_str("; on a multi-tenant stack, writes and reads need the same --tenant");

@@ -120,6 +120,10 @@ pub fn render(r: &RunReport) -> String {
             if let Some(h) = &s.hint {
                 out.push_str(&format!("  hint: {h}\n"));
             }
+            // The explaining clue is the hint already; the others are evidence.
+            for c in s.clues.iter().filter(|c| !c.explains) {
+                out.push_str(&format!("  found ({}): {}\n", c.source, c.finding));
+            }
         }
     }
 

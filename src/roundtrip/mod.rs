@@ -2,6 +2,7 @@
 //! deadline passes, all signals concurrently, and turn what happened into hops and verdicts.
 
 pub mod outcome;
+mod post_mortem;
 
 use crate::backends::loki::LokiReader;
 use crate::backends::prometheus::{PrometheusReader, SeriesIdentity};
@@ -206,6 +207,7 @@ impl RoundTrip {
             read: None,
             hops: Vec::new(),
             checks: Vec::new(),
+            clues: Vec::new(),
             export,
         };
         let export_seconds = out.export.seconds();
@@ -234,6 +236,12 @@ impl RoundTrip {
             Signal::Log => self.verify_log(probe, window, &mut out, progress).await,
             Signal::Metric => self.verify_metric(probe, window, &mut out, progress).await,
         };
+        let not_found = out
+            .hop(HopName::Ingest)
+            .is_some_and(|h| h.reason == Some(Reason::NotFound));
+        if not_found {
+            out.clues = self.post_mortem(signal, probe).await;
+        }
         self.finish(
             &mut out,
             failure.as_ref().and_then(|f| f.error.as_ref()),
@@ -283,6 +291,7 @@ impl RoundTrip {
             query_error: error,
             last_seen,
             tenant: self.tenant,
+            clues: &out.clues,
         });
     }
 

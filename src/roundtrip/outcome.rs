@@ -148,6 +148,34 @@ pub struct Check {
     pub detail: String,
 }
 
+/// Something a look beyond the failed query found (`post_mortem`), or a pipeline's own
+/// counters said: evidence for which hop lost the signal.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Clue {
+    /// Where it comes from: `loki_labels`, `loki_search`, `metric_names`, `tempo_ready`,
+    /// `collector_metrics`, `backend_metrics`, `post_mortem`.
+    pub source: &'static str,
+    pub finding: String,
+    /// The finding explains the failure well enough to be the hint.
+    pub explains: bool,
+}
+
+impl Clue {
+    pub fn new(source: &'static str, finding: impl Into<String>) -> Clue {
+        Clue {
+            source,
+            finding: finding.into(),
+            explains: false,
+        }
+    }
+
+    /// Marks the clue as the explanation.
+    pub fn explaining(mut self) -> Clue {
+        self.explains = true;
+        self
+    }
+}
+
 /// Where a signal was read back from.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReadView {
@@ -172,6 +200,8 @@ pub struct SignalOutcome {
     pub read: Option<ReadView>,
     pub hops: Vec<Hop>,
     pub checks: Vec<Check>,
+    /// What a look beyond the query, or the pipeline's own counters, found after a failure.
+    pub clues: Vec<Clue>,
 }
 
 impl SignalOutcome {
