@@ -117,6 +117,92 @@ fn bad_input_exits_2_naming_the_input() {
     }
 }
 
+/// The read side, scenarios and the lab: every bad value exits 2 naming the input.
+#[test]
+fn bad_run_and_lab_input_exits_2_naming_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let not_pem = path("not-a-cert.pem", "hello, I am not a certificate\n");
+    let bad_value = path(
+        "bad-value.toml",
+        "[export]\nprotocol = \"carrier-pigeon\"\n",
+    );
+    let unknown_key = path(
+        "unknown-key.toml",
+        "[read]\ntempo = \"http://t:3200\"\nlokki = \"x\"\n",
+    );
+    let bad_url = path("bad-url.toml", "[read]\nloki = \"loki:3100\"\n");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", "--tempo", "not a url"], "--tempo"),
+        (vec!["run", "--loki", "ftp://loki:3100"], "--loki"),
+        (vec!["run", "--mimir", "http://"], "--mimir"),
+        (vec!["run", "--read-header", "nocolon"], "--read-header"),
+        (
+            vec![
+                "run",
+                "--tempo",
+                "https://t:3200",
+                "--read-ca-cert",
+                "/nonexistent/ca.pem",
+            ],
+            "/nonexistent/ca.pem",
+        ),
+        (
+            vec![
+                "run",
+                "--ca-cert",
+                &not_pem,
+                "--endpoint",
+                "https://127.0.0.1:1",
+            ],
+            "not-a-cert.pem",
+        ),
+        (vec!["run", "--log-match", "fuzzy"], "fuzzy"),
+        (vec!["run", "--timeout", "forever"], "forever"),
+        (vec!["run", "--scenario", &bad_value], "export.protocol"),
+        (vec!["run", "--scenario", &unknown_key], "lokki"),
+        (vec!["run", "--scenario", &bad_url], "read.loki"),
+        (
+            vec!["run", "--scenario", "/nonexistent/s.toml"],
+            "/nonexistent/s.toml",
+        ),
+        (
+            vec!["run", "--scenario", "no-such-built-in"],
+            "no-such-built-in",
+        ),
+        (vec!["lab", "--fault", "trace:explode"], "explode"),
+        (vec!["lab", "--fault", "log:status=999"], "999"),
+        (
+            vec![
+                "lab",
+                "--tls-cert",
+                "/nonexistent/c.pem",
+                "--tls-key",
+                "/nonexistent/k.pem",
+            ],
+            "--tls-cert",
+        ),
+        (vec!["lab", "--tls-cert", &not_pem], "--tls-key"),
+    ];
+    for (args, names) in cases {
+        let out = run_bin(&args, &[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(names),
+            "{args:?}: message should name {names}: {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn every_subcommand_has_help_with_an_example() {
     for cmd in ["emit", "run", "lab", "demo"] {

@@ -489,3 +489,49 @@ async fn incident_11_the_report_prints_the_resolved_topology() {
         "scenario"
     );
 }
+
+/// A backend refusing the query is quoted, with the hint that fits its words: Tempo's
+/// "empty ring" (nothing joined the ring), a LogQL or PromQL parse error (the selector flag).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_queries_are_quoted_with_the_hint_that_fits() {
+    let lab = stack().await;
+    let text = |p: &str| String::from_utf8(common::fixture_bytes(p)).unwrap();
+    let faults = [
+        (
+            Signal::Trace,
+            500,
+            "error querying ingesters in Querier.FindTraceByID: empty ring".to_string(),
+            "no ingester",
+        ),
+        (
+            Signal::Log,
+            400,
+            text("loki/query-bad-logql.txt"),
+            "could not parse the query: parse error at line 1, col 29",
+        ),
+        (
+            Signal::Metric,
+            400,
+            text("mimir/query-bad-promql.json"),
+            "check --metric-selector",
+        ),
+    ];
+    for (s, status, body, _) in &faults {
+        lab.state.faults.set(
+            *s,
+            SignalFault {
+                query_error: Some((*status, body.clone())),
+                ..Default::default()
+            },
+        );
+    }
+    let mut args = strings(&["--endpoint", &lab.receivers.http_base(false)]);
+    args.extend(read_args(&lab));
+    let (code, doc) = run(args, vec![]).await;
+    assert_eq!(code, Some(1));
+    for (s, _, _, words) in faults {
+        let sig = signal(&doc, &s.to_string());
+        assert_eq!(sig["reason"], "query_failed", "{sig:#}");
+        assert!(hint(sig).contains(words), "{s}: {}", hint(sig));
+    }
+}

@@ -161,6 +161,22 @@ fn query_hint(c: &HintContext<'_>) -> String {
             "{url} has no such API path: is it the {b} query port? (Mimir: --mimir adds \
              /prometheus; Prometheus/VictoriaMetrics: --prometheus)"
         ),
+        (_, Some(_)) if e.message.contains("empty ring") => format!(
+            "{b} answered \"{}\": no ingester (or, for TraceQL metrics, no metrics-generator) has \
+             joined its ring, so nothing can be written or read; check {b}'s /ready and /ring \
+             pages and that the component runs for this tenant",
+            e.message
+        ),
+        (_, Some(400 | 422))
+            if e.message.contains("parse error") || e.message.contains("bad_data") =>
+        {
+            let flag = match c.signal {
+                Signal::Log => "--log-selector",
+                Signal::Metric => "--metric-selector",
+                Signal::Trace => "the trace id",
+            };
+            format!("{b} could not parse the query: {}; check {flag}", e.message)
+        }
         (_, Some(_)) => format!("{b} refused the query: {}", e.message),
         (ErrorClass::ConnectRefused, _) => {
             format!("nothing listens at {url}: is {b} running and is this its query port?")
