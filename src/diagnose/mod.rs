@@ -3,4 +3,5 @@
 
 pub mod error_class;
 pub mod hints;
+pub mod pipeline_delta;
 pub mod sniff;
