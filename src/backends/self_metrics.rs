@@ -565,6 +565,8 @@ mod tests {
     const FILTERED_AFTER_ONE: &str = include_str!(
         "../../tests/fixtures/collector/self-metrics-receiver-exporter-after-one-probe.txt"
     );
+    const FILTERED_AT_END: &str =
+        include_str!("../../tests/fixtures/collector/self-metrics-receiver-exporter-at-end.txt");
 
     fn key(metric: Metric, signal: Signal, component: &str, transport: &str) -> SeriesKey {
         SeriesKey {
@@ -631,6 +633,7 @@ mod tests {
     #[test]
     fn grpc_series_appear_separately_from_http_ones() {
         let s = Snapshot::parse(AT_END);
+        assert_eq!(s.series, Snapshot::parse(FILTERED_AT_END).series);
         let acc = |t: &str| s.get(&key(Metric::ReceiverAccepted, Signal::Trace, "otlp", t));
         assert_eq!((acc("http"), acc("grpc")), (Some(6.0), Some(6.0)));
         assert_eq!(
