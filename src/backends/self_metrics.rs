@@ -204,6 +204,7 @@ fn classify(name: &str) -> Option<(Metric, Option<Signal>)> {
 /// One kept series: the family, its signal, and the labels that name the component.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct SeriesKey {
+    /// The family (its exposition name also depends on `signal`).
     pub metric: Metric,
     /// The signal the counter counts (Tempo's are all `trace`).
     pub signal: Signal,
@@ -274,10 +275,12 @@ impl Snapshot {
         self.series.iter().map(|(k, v)| (k, *v))
     }
 
+    /// How many series were kept (bounded by `MAX_SERIES`).
     pub fn len(&self) -> usize {
         self.series.len()
     }
 
+    /// No pipeline series at all: a fresh collector, or not a pipeline component's page.
     pub fn is_empty(&self) -> bool {
         self.series.is_empty()
     }
@@ -473,6 +476,7 @@ impl SelfMetricsReader {
         SelfMetricsReader { client, url }
     }
 
+    /// The page read, for the report (print it through `redact::redact_url`).
     pub fn url(&self) -> &Url {
         &self.url
     }

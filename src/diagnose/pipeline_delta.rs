@@ -92,8 +92,11 @@ pub struct Change {
 /// The attribution for one signal, from one component's counters.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PipelineFinding {
+    /// Whose counters were read.
     pub source: Source,
+    /// The signal judged (always `trace` for Tempo).
     pub signal: Signal,
+    /// What happened, as a closed set.
     pub verdict: PipelineVerdict,
     /// The receiver the sentence names (several joined with ", ").
     #[serde(skip_serializing_if = "Option::is_none")]

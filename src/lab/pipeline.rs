@@ -70,6 +70,7 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Grpc => "grpc",
