@@ -101,7 +101,9 @@ const LAB_EXAMPLES: &str = "Examples:
       --fault metric:query-error=503 --fault trace:status=503 --fault log:partial=1
 
 Fault kinds (SIGNAL is trace, log or metric):
-  drop                       acknowledge, never show in queries
+  drop                       acknowledge, never show in queries (self-metrics: no pipeline)
+  export-fail                acknowledge, then the collector's exporter fails to send it
+  ingester-fail              trace only: Tempo receives the spans, no ingester takes them
   ingest-delay=DURATION      queryable only this long after the ack
   search-delay=DURATION      trace only: Tempo search lags trace-by-id by this much
   query-error=STATUS[:BODY]  the signal's query endpoints answer this status (text body)
@@ -116,8 +118,9 @@ The field incidents (docs: shared incidents.md), reproduced:
   1  wrong port:         otel-canary lab --http-port 4319     (then run against :4318)
   2  gRPC on the HTTP port: otel-canary lab --grpc-port 4318 --http-port 4319
   3  TLS-only receivers: otel-canary lab --tls-cert cert.pem --tls-key key.pem
-  5  logs accepted, never forwarded: --fault log:drop
+  5  logs accepted, never forwarded: --fault log:drop, or --fault log:export-fail
   6  traces accepted, Tempo empty:   --fault trace:drop
+  8  spans refused inside Tempo:     --fault trace:ingester-fail
   7  exports never acknowledged:     --fault trace:delay=60s
   8  spans refused after receipt:    --fault trace:partial=2:\"TLS handshake error to ingester\"
   label mapping of a Loki exporter:  --fault log:loki-exporter

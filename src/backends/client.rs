@@ -98,6 +98,18 @@ impl ReadClient {
         query: &[(&str, String)],
         extra: &[(&str, &str)],
     ) -> Result<Answer, QueryError> {
+        self.get_capped(url, query, extra, MAX_BODY_BYTES).await
+    }
+
+    /// `get` with its own body cap, for answers whose size is not bounded by one probe (a
+    /// whole `/metrics` page). A body cut at the cap is exactly `cap` bytes long.
+    pub async fn get_capped(
+        &self,
+        url: &Url,
+        query: &[(&str, String)],
+        extra: &[(&str, &str)],
+        cap: usize,
+    ) -> Result<Answer, QueryError> {
         let mut full = url.clone();
         if !query.is_empty() {
             full.query_pairs_mut()
@@ -118,7 +130,7 @@ impl ReadClient {
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let body = read_capped(&mut resp, MAX_BODY_BYTES).await?;
+            let body = read_capped(&mut resp, cap).await?;
             Ok::<_, reqwest::Error>(Answer {
                 status,
                 content_type,

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod loki;
 pub mod prometheus;
+pub mod self_metrics;
 pub mod tempo;
 
 pub use client::{QueryError, ReadClient};

@@ -30,6 +30,12 @@ fn describe(signal: Signal, f: &SignalFault) -> String {
     if f.drop {
         parts.push("drop".to_string());
     }
+    if f.export_fail {
+        parts.push("the collector's exporter fails".to_string());
+    }
+    if f.ingester_fail {
+        parts.push("Tempo's ingesters refuse appends".to_string());
+    }
     if !f.ingest_delay.is_zero() {
         parts.push(format!("ingest-delay {:?}", f.ingest_delay));
     }

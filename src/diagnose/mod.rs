@@ -4,5 +4,6 @@
 pub mod error_class;
 pub mod export_hint;
 pub mod hints;
+pub mod pipeline_delta;
 pub mod second_look;
 pub mod sniff;

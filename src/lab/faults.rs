@@ -1,6 +1,9 @@
 //! Fault switches: make a receiver answer like a misbehaving server (partial success, an
-//! error status, a slow ack) and a backend misbehave after the ack (data late, never visible,
-//! late in search, queries failing) so every failure path can be reproduced on demand.
+//! error status, a slow ack), the collector lose data after the ack (no pipeline for the
+//! signal, a failing exporter), and a backend misbehave after the ack (data late, never
+//! visible, late in search, Tempo's ingesters unreachable, queries failing) so every failure
+//! path can be reproduced on demand. The collector's and Tempo's self-metrics
+//! (`lab::pipeline`) move the way the real ones do under each fault.
 
 use crate::signal::Signal;
 use std::collections::HashMap;
@@ -23,8 +26,18 @@ pub struct SignalFault {
     /// Traces: Tempo's search sees them this long after trace-by-id does (Tempo only
     /// searches traces once they are cut to a block, 5-10 s in practice).
     pub search_delay: Duration,
-    /// Acknowledge, then never show it: the silent-loss incident.
+    /// Acknowledge, then never show it: the silent-loss incident. In the collector's
+    /// self-metrics it looks like a collector without a pipeline for the signal: the receiver
+    /// counts it accepted and no exporter for the signal is listed.
     pub drop: bool,
+    /// Acknowledge, then the collector's exporter for the signal fails to send it
+    /// (`otelcol_exporter_send_failed_*` rises) and nothing reaches the backend: incident 5's
+    /// other flavour, told apart from `drop` only by the self-metrics.
+    pub export_fail: bool,
+    /// Traces: the collector forwards them, Tempo's distributor receives them but no ingester
+    /// takes them (`tempo_distributor_ingester_append_failures_total` rises, Tempo's receiver
+    /// refuses them, the collector's Tempo exporter fails) and nothing is stored: incident 8.
+    pub ingester_fail: bool,
     /// The signal's query endpoints answer this status and body (text/plain) instead.
     pub query_error: Option<(u16, String)>,
     /// Logs: stored as a Loki exporter writes them (job/instance/exporter labels, a JSON
@@ -36,6 +49,8 @@ pub struct SignalFault {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultSetting {
     Drop,
+    ExportFail,
+    IngesterFail,
     IngestDelay(Duration),
     SearchDelay(Duration),
     QueryError(u16, String),
@@ -47,15 +62,17 @@ pub enum FaultSetting {
 }
 
 /// The fault kinds `parse_fault_spec` knows, for help and error texts.
-pub const FAULT_KINDS: &str = "drop, ingest-delay=DURATION, search-delay=DURATION (trace), \
-query-error=STATUS[:BODY], status=STATUS, retry-after=SECONDS, partial=N[:MESSAGE], delay=DURATION, \
-loki-exporter (log)";
+pub const FAULT_KINDS: &str = "drop, export-fail, ingester-fail (trace), ingest-delay=DURATION, \
+search-delay=DURATION (trace), query-error=STATUS[:BODY], status=STATUS, retry-after=SECONDS, \
+partial=N[:MESSAGE], delay=DURATION, loki-exporter (log)";
 
 impl SignalFault {
     /// Adds one setting (settings for the same signal accumulate).
     pub fn apply(&mut self, setting: FaultSetting) {
         match setting {
             FaultSetting::Drop => self.drop = true,
+            FaultSetting::ExportFail => self.export_fail = true,
+            FaultSetting::IngesterFail => self.ingester_fail = true,
             FaultSetting::IngestDelay(d) => self.ingest_delay = d,
             FaultSetting::SearchDelay(d) => self.search_delay = d,
             FaultSetting::QueryError(s, b) => self.query_error = Some((s, b)),
@@ -69,7 +86,8 @@ impl SignalFault {
 }
 
 /// Parses `SIGNAL:KIND[=VALUE]`, e.g. `trace:drop`, `log:ingest-delay=2s`,
-/// `metric:query-error=503`, `trace:status=503`, `log:partial=1`.
+/// `metric:query-error=503`, `trace:status=503`, `log:partial=1`, `log:export-fail`,
+/// `trace:ingester-fail`. Kinds may be written with `_` for `-` (`log:export_fail`).
 pub fn parse_fault_spec(spec: &str) -> Result<(Signal, FaultSetting), String> {
     let (signal, rest) = spec
         .split_once(':')
@@ -78,6 +96,12 @@ pub fn parse_fault_spec(spec: &str) -> Result<(Signal, FaultSetting), String> {
     let (kind, value) = match rest.split_once('=') {
         Some((k, v)) => (k.trim(), Some(v.trim())),
         None => (rest.trim(), None),
+    };
+    let kind = kind.replace('_', "-");
+    let kind = kind.as_str();
+    let flag = |setting: FaultSetting| match value {
+        None => Ok(setting),
+        Some(_) => Err(format!("'{spec}': {kind} takes no value")),
     };
     let need = |what: &str| {
         value
@@ -93,10 +117,14 @@ pub fn parse_fault_spec(spec: &str) -> Result<(Signal, FaultSetting), String> {
         _ => Err(format!("'{spec}': '{v}' is not an HTTP status (100-599)")),
     };
     let setting = match kind {
-        "drop" => match value {
-            None => FaultSetting::Drop,
-            Some(_) => return Err(format!("'{spec}': drop takes no value")),
-        },
+        "drop" => flag(FaultSetting::Drop)?,
+        "export-fail" => flag(FaultSetting::ExportFail)?,
+        "ingester-fail" if signal == Signal::Trace => flag(FaultSetting::IngesterFail)?,
+        "ingester-fail" => {
+            return Err(format!(
+                "'{spec}': ingester-fail only applies to trace (Tempo's ingesters)"
+            ));
+        }
         "ingest-delay" => FaultSetting::IngestDelay(duration(need("2s")?)?),
         "search-delay" if signal == Signal::Trace => {
             FaultSetting::SearchDelay(duration(need("8s")?)?)
@@ -201,6 +229,25 @@ mod tests {
         let ok = |s: &str| parse_fault_spec(s).unwrap();
         assert_eq!(ok("trace:drop"), (Signal::Trace, FaultSetting::Drop));
         assert_eq!(
+            ok("log:export-fail"),
+            (Signal::Log, FaultSetting::ExportFail)
+        );
+        assert_eq!(
+            ok("log:export_fail"),
+            (Signal::Log, FaultSetting::ExportFail)
+        );
+        assert_eq!(
+            ok("trace:ingester_fail"),
+            (Signal::Trace, FaultSetting::IngesterFail)
+        );
+        assert_eq!(
+            ok("log:ingest_delay=2s"),
+            (
+                Signal::Log,
+                FaultSetting::IngestDelay(Duration::from_secs(2))
+            )
+        );
+        assert_eq!(
             ok("log:ingest-delay=2s"),
             (
                 Signal::Log,
@@ -253,6 +300,9 @@ mod tests {
             "span:drop",
             "trace:nope",
             "trace:drop=1",
+            "log:export-fail=1",
+            "log:ingester-fail",
+            "metric:ingester_fail",
             "log:ingest-delay",
             "log:ingest-delay=soon",
             "log:search-delay=1s",
@@ -264,6 +314,9 @@ mod tests {
             assert!(parse_fault_spec(bad).is_err(), "{bad}");
         }
         let mut f = SignalFault::default();
+        f.apply(FaultSetting::ExportFail);
+        f.apply(FaultSetting::IngesterFail);
+        assert!(f.export_fail && f.ingester_fail && !f.drop);
         f.apply(FaultSetting::Drop);
         f.apply(FaultSetting::IngestDelay(Duration::from_secs(1)));
         assert!(f.drop && f.ingest_delay == Duration::from_secs(1));

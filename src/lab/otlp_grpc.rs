@@ -51,6 +51,8 @@ impl LabGrpc {
             tokio::time::sleep(fault.delay).await;
         }
         if let Some(status) = fault.status {
+            self.state
+                .answered_error(ReceivedVia::Grpc, &payload, status);
             return Err(Status::new(
                 grpc_code_for_http(status),
                 format!("lab fault: answering {status}"),
@@ -66,7 +68,7 @@ impl LabGrpc {
                 tonic::metadata::KeyAndValueRef::Binary(..) => None,
             })
             .collect();
-        self.state.record(ReceivedVia::Grpc, headers, payload);
+        self.state.accept(ReceivedVia::Grpc, headers, payload);
         Ok(fault.partial.unwrap_or((0, String::new())))
     }
 

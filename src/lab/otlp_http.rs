@@ -228,9 +228,10 @@ async fn export(
         tokio::time::sleep(fault.delay).await;
     }
     if let Some(resp) = fault_status(&fault, enc) {
+        state.answered_error(ReceivedVia::Http(enc), &payload, resp.status().as_u16());
         return resp;
     }
-    state.record(ReceivedVia::Http(enc), header_pairs(&headers), payload);
+    state.accept(ReceivedVia::Http(enc), header_pairs(&headers), payload);
     encoded(
         StatusCode::OK,
         enc,

@@ -1,9 +1,10 @@
 //! The whole built-in stack on real sockets: the collector-like OTLP receivers plus the Tempo,
 //! Loki and Prometheus/Mimir query APIs, all over one store, so a canary can be pointed at it
 //! exactly as at a real deployment (write to the receivers or the backends, read back from
-//! the query ports).
+//! the query ports). Optionally the collector's self-metrics page on its own port.
 
 use super::LabState;
+use super::pipeline;
 use super::receivers::{LabReceivers, ReceiverConfig, serve_http1};
 use super::{loki_api, prom_api, tempo_api};
 use std::io;
@@ -54,6 +55,8 @@ pub struct LabStack {
     pub tempo_addr: SocketAddr,
     pub loki_addr: SocketAddr,
     pub mimir_addr: SocketAddr,
+    /// Where the collector's self-metrics page listens, once started.
+    pub collector_metrics_addr: Option<SocketAddr>,
     pub state: Arc<LabState>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -89,9 +92,34 @@ impl LabStack {
             tempo_addr,
             loki_addr,
             mimir_addr,
+            collector_metrics_addr: None,
             state,
             tasks,
         })
+    }
+
+    /// Serves the collector's self-metrics page (`GET /metrics`, as a collector does on
+    /// `:8888`, see `lab::pipeline`) on its own listener; port 0 picks a free one
+    /// (`pipeline::COLLECTOR_METRICS_PORT` is the real one). Returns where it listens.
+    ///
+    /// A method rather than a `LabStackConfig` field: `otel-canary lab` builds that struct
+    /// literally, and the page is opt-in for it.
+    pub async fn start_collector_metrics(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let listener = bind(addr, "collector self-metrics").await?;
+        let local = listener.local_addr()?;
+        self.tasks.push(tokio::spawn(serve_http1(
+            listener,
+            pipeline::collector_router(self.state.clone()),
+            None,
+        )));
+        self.collector_metrics_addr = Some(local);
+        Ok(local)
+    }
+
+    /// `http://127.0.0.1:<port>/metrics` of the collector's self-metrics page, once started.
+    pub fn collector_metrics_url(&self) -> Option<String> {
+        self.collector_metrics_addr
+            .map(|a| format!("http://{a}/metrics"))
     }
 
     /// `http://127.0.0.1:<port>` of the Tempo API.

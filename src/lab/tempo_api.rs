@@ -1,11 +1,13 @@
 //! The lab's Tempo query API (Tempo 2.8's port 3200): trace by id (v1 and v2, JSON or
 //! protobuf), TraceQL search, tag names and values, readiness and build info, each answering
-//! with Tempo's exact status, Content-Type and body shape (shared/fixtures/tempo).
+//! with Tempo's exact status, Content-Type and body shape (shared/fixtures/tempo); and
+//! `/metrics` with the distributor and receiver counters (`lab::pipeline`).
 
 use super::LabState;
 use super::http_util::{
     Incoming, Reply, TEXT_UTF8, empty, fault_answer, incoming, json, not_found, respond, vary,
 };
+use super::pipeline::METRICS_CONTENT_TYPE;
 use super::tempo_data::{self, SearchParams, TagRef};
 use super::tempo_json;
 use super::tenancy::{self, TenantScope, Visibility};
@@ -41,6 +43,13 @@ fn route(state: &LabState, inc: &Incoming) -> Response {
         "/api/echo" => return respond(StatusCode::OK, Some(TEXT_UTF8), "echo\n"),
         "/api/status/buildinfo" => {
             return respond(StatusCode::OK, Some("application/json"), BUILDINFO);
+        }
+        "/metrics" => {
+            return respond(
+                StatusCode::OK,
+                Some(METRICS_CONTENT_TYPE),
+                state.pipeline.render_tempo(),
+            );
         }
         _ => {}
     }
