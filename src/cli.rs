@@ -346,6 +346,15 @@ pub struct ReadArgs {
     /// Skip the Tempo search hop.
     #[arg(long, help_heading = "Deadlines")]
     pub no_search: bool,
+    /// The collector's own metrics page (`:8888/metrics`, Alloy `:12345/metrics`): read
+    /// before and after the probe so a lost signal names the receiver or exporter that lost
+    /// it [env: OTEL_CANARY_COLLECTOR_METRICS_URL].
+    #[arg(long, value_name = "URL", help_heading = "Diagnosis")]
+    pub collector_metrics: Option<String>,
+    /// Tempo's own metrics page (`http://tempo:3200/metrics`): spans received, refused, or not
+    /// handed to an ingester [env: OTEL_CANARY_TEMPO_METRICS_URL].
+    #[arg(long, value_name = "URL", help_heading = "Diagnosis")]
+    pub tempo_metrics: Option<String>,
     /// Timeout of each read request [default: 10s].
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Deadlines")]
     pub query_timeout: Option<Duration>,
@@ -374,6 +383,8 @@ impl ReadArgs {
             search_timeout: self.search_timeout,
             query_timeout: self.query_timeout,
             no_search: self.no_search,
+            collector_metrics: self.collector_metrics.clone(),
+            tempo_metrics: self.tempo_metrics.clone(),
         }
     }
 }
@@ -416,6 +427,10 @@ pub struct LabArgs {
     /// /otlp/v1/metrics).
     #[arg(long, default_value_t = 9009)]
     pub mimir_port: u16,
+    /// The collector's self-metrics page (otelcol_* counters at /metrics), as a real
+    /// collector serves it on 8888; 0 turns it off.
+    #[arg(long, default_value_t = 8888)]
+    pub collector_metrics_port: u16,
     /// Run the backends multi-tenant: X-Scope-OrgID is required (401 "no org id" without it)
     /// and queries only see data written with the same tenant.
     #[arg(long)]

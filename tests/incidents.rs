@@ -535,3 +535,125 @@ async fn refused_queries_are_quoted_with_the_hint_that_fits() {
         assert!(hint(sig).contains(words), "{s}: {}", hint(sig));
     }
 }
+
+/// Incident 5 with the collector's own counters read before and after: the two flavours of
+/// "accepted, never forwarded" are told apart and the failing hop is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incident_5_the_collectors_counters_name_the_missing_pipeline_or_failing_exporter() {
+    let mut lab = stack().await;
+    let page = lab
+        .start_collector_metrics("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{page}/metrics");
+    for (fault, words) in [
+        (
+            SignalFault {
+                drop: true,
+                ..Default::default()
+            },
+            "accepted 1 log record but it has no logs exporter",
+        ),
+        (
+            SignalFault {
+                export_fail: true,
+                ..Default::default()
+            },
+            "exporter otlphttp/loki failed to send 1 log record",
+        ),
+    ] {
+        lab.state.faults.set(Signal::Log, fault);
+        let mut args = strings(&[
+            "--endpoint",
+            &lab.receivers.http_base(false),
+            "--signals",
+            "log",
+            "--collector-metrics",
+            &url,
+        ]);
+        args.extend(read_args(&lab));
+        let (code, doc) = run(args, vec![]).await;
+        assert_eq!(code, Some(1));
+        let log = signal(&doc, "log");
+        assert_eq!(log["reason"], "not_found", "{log:#}");
+        assert!(hint(log).contains(words), "{}", hint(log));
+        assert!(
+            clue(log, "loki_search").contains("found nothing"),
+            "{log:#}"
+        );
+    }
+}
+
+/// Incident 8 inside Tempo: the collector forwards the spans, Tempo's distributor receives
+/// them, no ingester takes them. Tempo's own counters say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incident_8_tempos_counters_name_the_ingester_append_failure() {
+    let mut lab = stack().await;
+    let page = lab
+        .start_collector_metrics("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    lab.state.faults.set(
+        Signal::Trace,
+        SignalFault {
+            ingester_fail: true,
+            ..Default::default()
+        },
+    );
+    let mut args = strings(&[
+        "--endpoint",
+        &lab.receivers.grpc_base(false),
+        "--protocol",
+        "grpc",
+        "--signals",
+        "trace",
+        "--collector-metrics",
+        &format!("http://{page}/metrics"),
+        "--tempo-metrics",
+        &format!("{}/metrics", lab.tempo_url()),
+    ]);
+    args.extend(read_args(&lab));
+    let (code, doc) = run(args, vec![]).await;
+    assert_eq!(code, Some(1));
+    let trace = signal(&doc, "trace");
+    assert_eq!(trace["reason"], "not_found", "{trace:#}");
+    let tempo = clue(trace, "backend_metrics");
+    assert!(
+        tempo.contains("tempo_distributor_ingester_append_failures_total"),
+        "{tempo}"
+    );
+    assert!(
+        clue(trace, "collector_metrics").contains("otlp/tempo"),
+        "{trace:#}"
+    );
+}
+
+/// A metrics page that cannot be read is said once, and does not hide the real verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_collector_page_is_reported_not_fatal() {
+    let lab = stack().await;
+    lab.state.faults.set(
+        Signal::Log,
+        SignalFault {
+            drop: true,
+            ..Default::default()
+        },
+    );
+    let mut args = strings(&[
+        "--endpoint",
+        &lab.receivers.http_base(false),
+        "--signals",
+        "log",
+        "--collector-metrics",
+        &format!("127.0.0.1:{}", closed_port()),
+    ]);
+    args.extend(read_args(&lab));
+    let (code, doc) = run(args, vec![]).await;
+    assert_eq!(code, Some(1));
+    let log = signal(&doc, "log");
+    assert_eq!(log["reason"], "not_found");
+    assert!(
+        clue(log, "collector_metrics").contains("could not be read before the probe"),
+        "{log:#}"
+    );
+}

@@ -102,12 +102,20 @@ pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
     for (signal, fault) in &faults {
         state.faults.set(*signal, fault.clone());
     }
-    let lab = LabStack::start(config, state).await.map_err(|e| {
+    let cannot_listen = |e: std::io::Error| {
         ConfigError::new(
-            "--http-port/--grpc-port/--tempo-port/--loki-port/--mimir-port",
+            "--http-port/--grpc-port/--tempo-port/--loki-port/--mimir-port/--collector-metrics-port",
             format!("cannot listen: {e}"),
         )
-    })?;
+    };
+    let mut lab = LabStack::start(config, state)
+        .await
+        .map_err(cannot_listen)?;
+    if args.collector_metrics_port != 0 {
+        lab.start_collector_metrics(SocketAddr::new(args.bind, args.collector_metrics_port))
+            .await
+            .map_err(cannot_listen)?;
+    }
     let r = &lab.receivers;
     eprintln!("otel-canary lab: the built-in test stack is up (Ctrl-C to stop)");
     eprintln!(
@@ -132,6 +140,12 @@ pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
         "  Prometheus {}   GET /api/v1/query; OTLP push POST /api/v1/otlp/v1/metrics",
         lab.mimir_url()
     );
+    if let Some(url) = lab.collector_metrics_url() {
+        eprintln!(
+            "  collector self-metrics {url}   (otelcol_* counters; Tempo's at {}/metrics)",
+            lab.tempo_url()
+        );
+    }
     eprintln!(
         "  tenancy: {}",
         if args.require_tenant {

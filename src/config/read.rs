@@ -61,6 +61,8 @@ pub struct ReadFlags {
     pub search_timeout: Option<Duration>,
     pub query_timeout: Option<Duration>,
     pub no_search: bool,
+    pub collector_metrics: Option<String>,
+    pub tempo_metrics: Option<String>,
 }
 
 /// The resolved read side.
@@ -81,6 +83,10 @@ pub struct ReadTarget {
     /// `None` when the search hop is off.
     pub search_timeout: Option<Sourced<Duration>>,
     pub query_timeout: Sourced<Duration>,
+    /// The collector's own metrics page, read before and after a probe to attribute a loss.
+    pub collector_metrics: Option<Sourced<Url>>,
+    /// Tempo's own metrics page (distributor and receiver counters), read the same way.
+    pub tempo_metrics: Option<Sourced<Url>>,
 }
 
 impl ReadTarget {
@@ -422,6 +428,34 @@ pub fn resolve_read_target(
         }
     }
 
+    let page = |flag: Option<&String>,
+                name: &str,
+                pick: fn(&super::scenario::ReadSection) -> Option<&Val<String>>,
+                key: &'static str,
+                var: &str| {
+        layered(flag, name, sc(pick, key), env, var)
+            .map(|v| {
+                crate::backends::self_metrics::metrics_url(&v.value)
+                    .map(|u| Sourced::new(u, v.source.clone()))
+                    .map_err(|problem| ConfigError::at(&v.source, problem))
+            })
+            .transpose()
+    };
+    let collector_metrics = page(
+        flags.collector_metrics.as_ref(),
+        "--collector-metrics",
+        |s| s.collector_metrics.as_ref(),
+        "read.collector_metrics",
+        "OTEL_CANARY_COLLECTOR_METRICS_URL",
+    )?;
+    let tempo_metrics = page(
+        flags.tempo_metrics.as_ref(),
+        "--tempo-metrics",
+        |s| s.tempo_metrics.as_ref(),
+        "read.tempo_metrics",
+        "OTEL_CANARY_TEMPO_METRICS_URL",
+    )?;
+
     Ok(ReadTarget {
         tempo,
         loki,
@@ -436,6 +470,8 @@ pub fn resolve_read_target(
         metric_timeout,
         search_timeout,
         query_timeout,
+        collector_metrics,
+        tempo_metrics,
     })
 }
 

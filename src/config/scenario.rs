@@ -72,6 +72,10 @@ pub struct ReadSection {
     pub metric_selector: Option<Val<String>>,
     /// false turns the Tempo search hop off.
     pub search: Option<Val<bool>>,
+    /// The collector's self-metrics page (`http://collector:8888/metrics`).
+    pub collector_metrics: Option<Val<String>>,
+    /// Tempo's own metrics page (`http://tempo:3200/metrics`).
+    pub tempo_metrics: Option<Val<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

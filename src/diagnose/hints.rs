@@ -82,10 +82,20 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
             fmt_secs(c.deadline_seconds)
         )),
         (_, Reason::NotFound) => {
+            let deadline = fmt_secs(c.deadline_seconds);
             if let Some(clue) = c.clues.iter().find(|k| k.explains) {
+                // A pipeline's counters explain a loss: say first what was acknowledged.
+                if matches!(clue.source, "collector_metrics" | "backend_metrics") {
+                    return Some(format!(
+                        "{} acknowledged the {s} ({}) but it never reached {b} within \
+                         {deadline}: {}",
+                        receiver(c.export),
+                        ack_text(c.export),
+                        clue.finding
+                    ));
+                }
                 return Some(clue.finding.clone());
             }
-            let deadline = fmt_secs(c.deadline_seconds);
             let mut h = if direct_to_backend(c.export, c.backend_url) {
                 format!(
                     "{b} acknowledged the {s} ({}) but the query never found it within \
@@ -93,20 +103,22 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
                     ack_text(c.export)
                 )
             } else {
-                let mut h = format!(
+                let head = format!(
                     "the collector at {} acknowledged the {s} ({}) but it never reached {b} \
-                     within {deadline}: the collector has no {} pipeline exporting to {b}, or its \
-                     exporter fails",
+                     within {deadline}",
                     receiver(c.export),
                     ack_text(c.export),
-                    s.plural()
                 );
-                if !c.clues.iter().any(|k| k.source == "collector_metrics") {
-                    h.push_str(
-                        " (check its logs, or give --collector-metrics URL to read its counters)",
-                    );
+                if c.clues.iter().any(|k| k.source == "collector_metrics") {
+                    format!("{head}; the collector's own counters are below")
+                } else {
+                    format!(
+                        "{head}: the collector has no {} pipeline exporting to {b}, or its \
+                         exporter fails (check its logs, or give --collector-metrics URL to read \
+                         its counters)",
+                        s.plural()
+                    )
                 }
-                h
             };
             let searched = !c.clues.is_empty();
             match s {

@@ -4,8 +4,11 @@
 pub mod outcome;
 mod post_mortem;
 
+use post_mortem::PagesBefore;
+
 use crate::backends::loki::LokiReader;
 use crate::backends::prometheus::{PrometheusReader, SeriesIdentity};
+use crate::backends::self_metrics::SelfMetricsReader;
 use crate::backends::tempo::{TempoReader, search_query};
 use crate::backends::{QueryError, ReadClient};
 use crate::config::ConfigError;
@@ -76,6 +79,9 @@ pub struct RoundTrip {
     loki: Option<LokiReader>,
     metrics: Option<MetricReader>,
     tenant: bool,
+    /// The collector's and Tempo's own metrics pages, when configured.
+    collector_metrics: Option<SelfMetricsReader>,
+    tempo_metrics: Option<SelfMetricsReader>,
     pub policy: PollPolicy,
 }
 
@@ -125,6 +131,18 @@ impl RoundTrip {
             None => None,
         };
         let tenant = read.headers.iter().any(|h| h.name == "x-scope-orgid");
+        // The metrics pages get no backend credentials or tenant: they belong to other hosts.
+        let page = |u: &Option<Sourced<url::Url>>| -> Result<_, ConfigError> {
+            u.as_ref()
+                .map(|u| {
+                    let client =
+                        ReadClient::new(&u.value, Vec::new(), &read.tls, read.query_timeout.value)?;
+                    Ok(SelfMetricsReader::new(client, u.value.clone()))
+                })
+                .transpose()
+        };
+        let collector_metrics = page(&read.collector_metrics)?;
+        let tempo_metrics = page(&read.tempo_metrics)?;
         Ok(RoundTrip {
             exporter,
             read,
@@ -134,6 +152,8 @@ impl RoundTrip {
             loki,
             metrics,
             tenant,
+            collector_metrics,
+            tempo_metrics,
             policy: PollPolicy::default(),
         })
     }
@@ -170,12 +190,13 @@ impl RoundTrip {
     /// Runs one probe: every signal exported and verified concurrently.
     pub async fn run(&self, progress: &dyn Progress) -> RunOutcome {
         let started = Instant::now();
+        let before = self.pages_before().await;
         let probe = Probe::start();
         let signals = join_all(
             self.exporter
                 .signals()
                 .into_iter()
-                .map(|s| self.signal(s, &probe, progress)),
+                .map(|s| self.signal(s, &probe, &before, progress)),
         )
         .await;
         RunOutcome {
@@ -189,6 +210,7 @@ impl RoundTrip {
         &self,
         signal: Signal,
         probe: &Probe,
+        before: &PagesBefore,
         progress: &dyn Progress,
     ) -> SignalOutcome {
         progress.event(signal, ProgressEvent::Exporting);
@@ -240,7 +262,7 @@ impl RoundTrip {
             .hop(HopName::Ingest)
             .is_some_and(|h| h.reason == Some(Reason::NotFound));
         if not_found {
-            out.clues = self.post_mortem(signal, probe).await;
+            out.clues = self.post_mortem(signal, probe, before).await;
         }
         self.finish(
             &mut out,

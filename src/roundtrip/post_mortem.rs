@@ -6,8 +6,11 @@
 
 use super::RoundTrip;
 use super::outcome::Clue;
+use crate::backends::QueryError;
 use crate::backends::loki::{LogElsewhere, LogMatch};
 use crate::backends::prometheus::MetricElsewhere;
+use crate::backends::self_metrics::{SelfMetricsReader, Snapshot};
+use crate::diagnose::pipeline_delta::{PipelineDelta, PipelineFinding, PipelineVerdict};
 use crate::emit::payload::MARKER_METRIC;
 use crate::probe::Probe;
 use crate::signal::Signal;
@@ -17,15 +20,105 @@ use std::time::Duration;
 /// The whole look may take this long after the deadline, at most.
 const BUDGET: Duration = Duration::from_secs(3);
 
+/// The pipeline's own metrics pages as they were before the probe was sent.
+#[derive(Default)]
+pub(super) struct PagesBefore {
+    collector: Option<Result<Snapshot, QueryError>>,
+    tempo: Option<Result<Snapshot, QueryError>>,
+}
+
+async fn snapshot(reader: Option<&SelfMetricsReader>) -> Option<Result<Snapshot, QueryError>> {
+    Some(reader?.snapshot().await)
+}
+
+/// One component's finding from its page before and after, or why there is none.
+async fn page_clue(
+    source: &'static str,
+    reader: Option<&SelfMetricsReader>,
+    before: Option<&Result<Snapshot, QueryError>>,
+    finding: impl Fn(&PipelineDelta) -> PipelineFinding,
+) -> Option<Clue> {
+    let reader = reader?;
+    let url = crate::redact::redact_url(reader.url());
+    let before = match before? {
+        Ok(b) => b,
+        Err(e) => {
+            return Some(Clue::new(
+                source,
+                format!("the metrics page {url} could not be read before the probe: {e}"),
+            ));
+        }
+    };
+    let after = match reader.snapshot().await {
+        Ok(a) => a,
+        Err(e) => {
+            return Some(Clue::new(
+                source,
+                format!("the metrics page {url} could not be read after the deadline: {e}"),
+            ));
+        }
+    };
+    let f = finding(&PipelineDelta::between(before, &after));
+    let explains = f.verdict.is_failure()
+        || matches!(
+            f.verdict,
+            PipelineVerdict::NotReceived | PipelineVerdict::TempoNotReceived
+        );
+    let clue = Clue::new(source, f.sentence);
+    Some(if explains { clue.explaining() } else { clue })
+}
+
 impl RoundTrip {
+    /// Reads the pipeline's metrics pages (when configured) before a probe is sent.
+    pub(super) async fn pages_before(&self) -> PagesBefore {
+        let (collector, tempo) = tokio::join!(
+            snapshot(self.collector_metrics.as_ref()),
+            snapshot(self.tempo_metrics.as_ref())
+        );
+        PagesBefore { collector, tempo }
+    }
+
     /// What a look beyond the configured query found for a signal that was not found.
-    pub(super) async fn post_mortem(&self, signal: Signal, probe: &Probe) -> Vec<Clue> {
+    pub(super) async fn post_mortem(
+        &self,
+        signal: Signal,
+        probe: &Probe,
+        before: &PagesBefore,
+    ) -> Vec<Clue> {
         let look = async {
-            match signal {
-                Signal::Trace => self.trace_clues().await,
-                Signal::Log => self.log_clues(probe).await,
-                Signal::Metric => self.metric_clues(probe).await,
-            }
+            let pages = async {
+                let collector = page_clue(
+                    "collector_metrics",
+                    self.collector_metrics.as_ref(),
+                    before.collector.as_ref(),
+                    |d| d.collector_finding(signal),
+                );
+                let tempo = async {
+                    if signal != Signal::Trace {
+                        return None;
+                    }
+                    page_clue(
+                        "backend_metrics",
+                        self.tempo_metrics.as_ref(),
+                        before.tempo.as_ref(),
+                        PipelineDelta::tempo_finding,
+                    )
+                    .await
+                };
+                let (c, t) = tokio::join!(collector, tempo);
+                c.into_iter().chain(t).collect::<Vec<_>>()
+            };
+            let backend = async {
+                match signal {
+                    Signal::Trace => self.trace_clues().await,
+                    Signal::Log => self.log_clues(probe).await,
+                    Signal::Metric => self.metric_clues(probe).await,
+                }
+            };
+            let (mut pages, backend) = tokio::join!(pages, backend);
+            // The pipeline's own counters name the failing hop most precisely: first.
+            pages.extend(backend);
+            pages
         };
         match tokio::time::timeout(BUDGET, look).await {
             Ok(clues) => clues,
