@@ -200,6 +200,27 @@ impl ReadClient {
         }
     }
 
+    /// GET for a one-off look (not a poll): `Ok` only for a 2xx answer, any other status is
+    /// an `http_status` error quoting the backend.
+    pub async fn get_ok(
+        &self,
+        url: &Url,
+        query: &[(&str, String)],
+        extra: &[(&str, &str)],
+    ) -> Result<Answer, QueryError> {
+        let answer = self.get(url, query, extra).await?;
+        if answer.is_success() {
+            Ok(answer)
+        } else {
+            Err(self.error(
+                ErrorClass::HttpStatus,
+                Some(answer.status),
+                &error_text(&answer),
+                url,
+            ))
+        }
+    }
+
     /// GET + sort: `Ok(answer)` for 2xx, else the `Read` to return.
     pub async fn fetch<T>(
         &self,

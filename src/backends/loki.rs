@@ -277,15 +277,7 @@ impl LokiReader {
         let end = unix_nanos(SystemTime::now() + Duration::from_secs(60));
         let range = [("start", start.to_string()), ("end", end.to_string())];
         let url = join(&self.base, "loki/api/v1/labels");
-        let answer = self.client.get(&url, &range, &[]).await?;
-        if !answer.is_success() {
-            return Err(self.client.error(
-                ErrorClass::HttpStatus,
-                Some(answer.status),
-                &super::client::error_text(&answer),
-                &url,
-            ));
-        }
+        let answer = self.client.get_ok(&url, &range, &[]).await?;
         let mut names: Vec<String> = serde_json::from_slice::<Value>(&answer.body)
             .ok()
             .and_then(|v| v.get("data").cloned())

@@ -167,6 +167,16 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
+/// The instant query's `time`: the canary's now plus a second, so a canary clock running
+/// ahead of the server cannot hide the sample behind the evaluation time.
+fn query_time() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    format!("{:.3}", now + 1.0)
+}
+
 /// Reads the marker from one PromQL API.
 #[derive(Debug)]
 pub struct PrometheusReader {
@@ -213,13 +223,9 @@ impl PrometheusReader {
     /// ahead of the server cannot hide the sample behind the query's evaluation time.
     pub async fn read_marker(&self, probe: &Probe) -> Read<MetricSeen, QueryError> {
         let url = join(&self.api_base, "api/v1/query");
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
         let query = [
             ("query", self.query()),
-            ("time", format!("{:.3}", now + 1.0)),
+            ("time", query_time()),
             ("latency_offset", "1ms".to_string()),
         ];
         let answer = match self.client.fetch(&url, &query, &[]).await {
@@ -273,23 +279,11 @@ impl PrometheusReader {
     /// marker value come first.
     pub async fn look_elsewhere(&self, probe: &Probe) -> Result<Vec<MetricElsewhere>, QueryError> {
         let url = join(&self.api_base, "api/v1/query");
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
         let query = [
             ("query", ELSEWHERE_QUERY.to_string()),
-            ("time", format!("{:.3}", now + 1.0)),
+            ("time", query_time()),
         ];
-        let answer = self.client.get(&url, &query, &[]).await?;
-        if !answer.is_success() {
-            return Err(self.client.error(
-                ErrorClass::HttpStatus,
-                Some(answer.status),
-                &super::client::error_text(&answer),
-                &url,
-            ));
-        }
+        let answer = self.client.get_ok(&url, &query, &[]).await?;
         let samples = parse_vector(&answer.body).map_err(|e| {
             self.client
                 .error(ErrorClass::Body, Some(answer.status), &e, &url)

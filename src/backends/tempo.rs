@@ -316,16 +316,6 @@ impl TempoReader {
     /// Tempo's own words otherwise ("Ingester not ready: …").
     pub async fn ready(&self) -> Result<String, QueryError> {
         let url = join(&self.base, "ready");
-        let answer = self.client.get(&url, &[], &[]).await?;
-        if answer.is_success() {
-            Ok(answer.text())
-        } else {
-            Err(self.client.error(
-                crate::diagnose::error_class::ErrorClass::HttpStatus,
-                Some(answer.status),
-                &super::client::error_text(&answer),
-                &url,
-            ))
-        }
+        Ok(self.client.get_ok(&url, &[], &[]).await?.text())
     }
 }
