@@ -3,4 +3,5 @@
 
 pub mod error_class;
 pub mod hints;
+pub mod scan;
 pub mod sniff;

@@ -27,19 +27,24 @@ pub async fn sniff_plain(host: &str, port: u16) -> Option<Speaks> {
         tcp.write_all(req.as_bytes()).await.ok()?;
         let mut head = [0u8; 9];
         tcp.read_exact(&mut head).await.ok()?;
-        if head.starts_with(b"HTTP/1.") {
-            Some(Speaks::Http1)
-        } else if head[3] == 0x04 {
-            // A frame header whose type byte is SETTINGS.
-            Some(Speaks::Http2)
-        } else {
-            None
-        }
+        judge_head(&head)
     };
     tokio::time::timeout(SNIFF_TIMEOUT, probe)
         .await
         .ok()
         .flatten()
+}
+
+/// Judges the first bytes a port sent back to an HTTP/1.1 request: an `HTTP/1.x` status
+/// line, or an HTTP/2 frame header (at least 9 bytes) whose type byte is SETTINGS.
+pub fn judge_head(head: &[u8]) -> Option<Speaks> {
+    if head.starts_with(b"HTTP/1.") {
+        Some(Speaks::Http1)
+    } else if head.len() >= 9 && head[3] == 0x04 {
+        Some(Speaks::Http2)
+    } else {
+        None
+    }
 }
 
 /// Asks a TLS port whether it refuses this client's session. With TLS 1.3 a server that
