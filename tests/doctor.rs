@@ -759,3 +759,93 @@ fn bad_input_exits_2_and_help_teaches() {
         assert!(help.contains(words), "--help lacks {words:?}:\n{help}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_on_a_read_url_and_mtls_on_an_export_target() {
+    // Tempo's API behind a self-signed certificate (incident list: "sometimes HTTPS with a
+    // self-signed certificate").
+    let tls = self_signed();
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let t = l.local_addr().unwrap().port();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config(&[b"http/1.1"]).unwrap());
+    let api = otel_canary::lab::tempo_api::router(LabState::new());
+    tokio::spawn(serve_http1(l, api, Some(acceptor)));
+    let lab = common::lab().await;
+    let http = lab.http_base(false);
+    let https_tempo = format!("https://127.0.0.1:{t}");
+    let run = |extra: Vec<String>| {
+        let mut a: Vec<String> = vec![
+            "--endpoint".into(),
+            http.clone(),
+            "--signals".into(),
+            "trace".into(),
+        ];
+        a.extend(extra);
+        a.extend(ports(&[t]));
+        a
+    };
+    let (code, doc) = doctor(&run(vec!["--tempo".into(), https_tempo.clone()]), &[]).await;
+    assert_eq!(code, Some(1));
+    assert_eq!(speaks(&doc, t, "tempo")["version"], "2.8.2-otel-canary-lab");
+    let v = target(&doc, "tempo");
+    assert_eq!(v["reason"], "tls_handshake", "{v:#}");
+    assert!(
+        v["message"].as_str().unwrap().contains("--read-ca-cert"),
+        "{v:#}"
+    );
+    let (code, doc) = doctor(
+        &run(vec![
+            "--tempo".into(),
+            https_tempo.clone(),
+            "--read-insecure-skip-verify".into(),
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{doc:#}");
+    let (_, doc) = doctor(
+        &run(vec!["--tempo".into(), https_tempo.replace("https", "http")]),
+        &[],
+    )
+    .await;
+    assert_eq!(target(&doc, "tempo")["reason"], "tls_mismatch");
+
+    // A receiver that demands a client certificate: TLS is found, HTTP never answers, and
+    // the configured export (no client certificate) is told why.
+    let mut mtls = self_signed();
+    mtls.client_ca_pem = Some(mtls.cert_pem.clone());
+    let mut cfg = ReceiverConfig::ephemeral();
+    cfg.tls = Some(mtls);
+    let strict = LabReceivers::start(cfg, LabState::new()).await.unwrap();
+    let p = strict.http_addr.port();
+    let (code, doc) = doctor(
+        &args(
+            &[
+                "--endpoint",
+                &strict.http_base(true),
+                "--insecure-skip-verify",
+                "--signals",
+                "log",
+            ],
+            &[p],
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(code, Some(1));
+    let f = port(&doc, p);
+    assert_eq!(f["transport"], "tls", "{f:#}");
+    assert!(
+        f["note"]
+            .as_str()
+            .unwrap()
+            .contains("no HTTP request was answered"),
+        "{f:#}"
+    );
+    let v = target(&doc, "log");
+    assert_eq!(v["reason"], "tls_handshake", "{v:#}");
+    assert!(
+        v["message"].as_str().unwrap().contains("--client-cert"),
+        "{v:#}"
+    );
+}

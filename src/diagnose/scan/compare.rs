@@ -271,7 +271,12 @@ fn export_mismatch(
                 Blame::Protocol,
             );
         }
-        if f.speaks.is_empty() {
+        let tls_failed = c
+            .attempt
+            .as_ref()
+            .and_then(|a| a.error.as_ref())
+            .is_some_and(|e| e.class == ErrorClass::TlsHandshake);
+        if f.speaks.is_empty() && !tls_failed {
             return (
                 Mismatch::NotOtlp,
                 format!("{hp} does not speak OTLP: {}{}", f.summary(), alts()),
@@ -565,6 +570,30 @@ pub fn read_verdict(c: &ReadCheck, findings: &[PortFinding], budget: &Budget) ->
             return verdict(false, Some(m), format!("{head}, but {text}"));
         }
     }
+    match &c.answer {
+        Some(Err(e)) if e.class == ErrorClass::TlsHandshake => {
+            return verdict(
+                false,
+                Some(Mismatch::TlsHandshake),
+                format!(
+                    "{head}, but TLS failed ({e}): a self-signed or private certificate needs \
+                     --read-ca-cert"
+                ),
+            );
+        }
+        Some(Ok(a)) if matches!(a.status, 401 | 403) => {
+            return verdict(
+                false,
+                Some(Mismatch::NeedsAuth),
+                format!(
+                    "{head}, but GET {path} answered HTTP {}: it needs credentials or a tenant \
+                     (--tenant, --read-user, --read-token-file)",
+                    a.status
+                ),
+            );
+        }
+        _ => {}
+    }
     let other = answered
         .clone()
         .or_else(|| f.and_then(|f| f.speaks.iter().find(|s| s.backend().is_some()).cloned()));
@@ -599,14 +628,6 @@ pub fn read_verdict(c: &ReadCheck, findings: &[PortFinding], budget: &Budget) ->
         None => (
             Mismatch::NoVerdict,
             "no answer before the deadline".to_string(),
-        ),
-        Some(Ok(a)) if matches!(a.status, 401 | 403) => (
-            Mismatch::NeedsAuth,
-            format!(
-                "GET {path} answered HTTP {}: it needs credentials or a tenant (--tenant, \
-                 --read-user, --read-token-file)",
-                a.status
-            ),
         ),
         Some(Ok(a)) => (
             Mismatch::Unrecognised,

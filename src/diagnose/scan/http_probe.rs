@@ -105,7 +105,7 @@ pub async fn probe(base: &Url, budget: &Budget) -> HttpFindings {
     };
     let gets = join_all(GETS.iter().map(|&path| {
         let client = &client;
-        async move { (path, client.get(&join(base, path), &[], &[]).await.ok()) }
+        async move { (path, client.get(&join(base, path), &[], &[]).await) }
     }));
     let posts = join_all(OTLP_PATHS.iter().map(|&(path, signal)| {
         let transport = &transport;
@@ -125,10 +125,18 @@ pub async fn probe(base: &Url, budget: &Budget) -> HttpFindings {
         }
     }));
     let (gets, paths) = tokio::join!(gets, posts);
-    let answers: BTreeMap<&'static str, Answer> = gets
-        .into_iter()
-        .filter_map(|(p, a)| a.map(|a| (p, a)))
-        .collect();
+    let mut first_error = None;
+    let mut answers: BTreeMap<&'static str, Answer> = BTreeMap::new();
+    for (path, got) in gets {
+        match got {
+            Ok(a) => {
+                answers.insert(path, a);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
     let mut speaks = fingerprint::backends(&answers);
     let tls = base.scheme() == "https";
     let accepting: Vec<String> = paths
@@ -149,9 +157,13 @@ pub async fn probe(base: &Url, budget: &Budget) -> HttpFindings {
     if speaks.is_empty() && any_answer {
         speaks.push(Speaks::Http { tls });
     }
+    let error = (!any_answer).then(|| match first_error {
+        Some(e) => format!("no HTTP request was answered ({})", shorten(&e.to_string())),
+        None => "no HTTP request was answered".to_string(),
+    });
     HttpFindings {
         paths,
         speaks,
-        error: (!any_answer).then(|| "no HTTP request was answered".to_string()),
+        error,
     }
 }
