@@ -91,6 +91,7 @@ pub async fn diagnose(
     })
 }
 
+/// Runs `doctor` and prints the report; the exit code says whether every target fits.
 pub async fn run(args: &DoctorArgs, env: &EnvSnapshot) -> Result<u8, ConfigError> {
     let report = diagnose(args, env, &Budget::default()).await?;
     let text = match args.output {

@@ -10,13 +10,21 @@ use crate::backends::client::Answer;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// Tempo's build info (bare JSON).
 pub const TEMPO_BUILDINFO: &str = "/api/status/buildinfo";
+/// Loki's build info (bare JSON).
 pub const LOKI_BUILDINFO: &str = "/loki/api/v1/status/buildinfo";
+/// Prometheus' and VictoriaMetrics' build info (envelope).
 pub const PROM_BUILDINFO: &str = "/api/v1/status/buildinfo";
+/// Mimir's build info, under its `/prometheus` prefix (envelope, `application`).
 pub const MIMIR_BUILDINFO: &str = "/prometheus/api/v1/status/buildinfo";
+/// Tempo's, Loki's and Mimir's readiness.
 pub const READY: &str = "/ready";
+/// Prometheus' readiness.
 pub const PROM_READY: &str = "/-/ready";
+/// Grafana's health (`database`, `version`).
 pub const GRAFANA_HEALTH: &str = "/api/health";
+/// A collector's or Alloy's self-metrics.
 pub const METRICS: &str = "/metrics";
 
 /// Every GET the HTTP probe sends.
