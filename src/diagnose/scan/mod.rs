@@ -90,16 +90,6 @@ pub enum ReadKind {
 }
 
 impl ReadKind {
-    /// The flag that sets it: `--tempo`.
-    pub fn flag(self) -> &'static str {
-        match self {
-            ReadKind::Tempo => "--tempo",
-            ReadKind::Loki => "--loki",
-            ReadKind::Mimir => "--mimir",
-            ReadKind::Prometheus => "--prometheus",
-        }
-    }
-
     /// The backend's name: `Tempo`.
     pub fn name(self) -> &'static str {
         match self {

@@ -40,7 +40,11 @@ fn name_version(s: &Speaks) -> String {
 pub fn read_verdict(c: &ReadCheck, findings: &[PortFinding], budget: &Budget) -> TargetVerdict {
     let url = &c.backend.url.value;
     let src = &c.backend.url.source;
-    let flag = c.kind.flag();
+    // Named by its flag when the flag set it, else by what it is.
+    let label = match src {
+        crate::config::Provenance::Flag { name } => name.clone(),
+        _ => format!("the {} read URL", c.kind.name()),
+    };
     let shown_url = redact_url(url).to_string();
     let host = normalise_host(url.host_str().unwrap_or(""));
     let port = url.port_or_known_default().unwrap_or(0);
@@ -55,7 +59,7 @@ pub fn read_verdict(c: &ReadCheck, findings: &[PortFinding], budget: &Budget) ->
         Ok(a) => format!("GET {path}: HTTP {}", a.status),
         Err(e) => format!("GET {path}: {e}"),
     });
-    let head = format!("{flag} points at {shown_url} (chosen by {src})");
+    let head = format!("{label} points at {shown_url} (chosen by {src})");
     let expected = c.kind.name();
     let elsewhere = || {
         let ports: Vec<String> = neighbours(findings, &host, f, port)
