@@ -136,7 +136,8 @@ on HTTP/2 the OTLP gRPC services. It finishes in under 3 s even when every port 
 
 What it writes: nothing but EMPTY OTLP export requests (zero items, which a receiver
 acknowledges and stores nothing from), POSTed to /v1/traces, /v1/logs, /v1/metrics,
-/otlp/v1/logs, /otlp/v1/metrics and /api/v1/otlp/v1/metrics and sent as gRPC Export calls,
+/otlp/v1/logs, /otlp/v1/metrics, /api/v1/otlp/v1/metrics and /opentelemetry/v1/metrics, and
+sent as gRPC Export calls,
 without credentials; plus one empty export per configured signal and one build-info GET per
 read URL, exactly as configured (headers and tenant included, never printed).
 

@@ -710,7 +710,7 @@ async fn human_report_and_json_shape() {
         f["why"],
         serde_json::json!(["--ports", "trace export", "log export", "metric export"])
     );
-    assert_eq!(f["otlp_paths"].as_array().unwrap().len(), 6);
+    assert_eq!(f["otlp_paths"].as_array().unwrap().len(), 7);
     let v = target(&doc, "trace");
     for key in [
         "kind", "target", "url", "protocol", "ok", "reason", "message", "check",
@@ -846,6 +846,56 @@ async fn tls_on_a_read_url_and_mtls_on_an_export_target() {
     assert_eq!(v["reason"], "tls_handshake", "{v:#}");
     assert!(
         v["message"].as_str().unwrap().contains("--client-cert"),
+        "{v:#}"
+    );
+}
+
+/// VictoriaMetrics as captured: OTLP at /opentelemetry/v1/metrics (200, empty), 400
+/// "unsupported path requested" elsewhere, its fake-Prometheus build info.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn victoriametrics_gets_its_own_otlp_path_suggested() {
+    use axum::http::{StatusCode, Uri, header};
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/status/buildinfo",
+            axum::routing::get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    fixture_bytes("victoriametrics/buildinfo.json"),
+                )
+            }),
+        )
+        .route(
+            "/opentelemetry/v1/metrics",
+            axum::routing::post(|| async { StatusCode::OK }),
+        )
+        .fallback(|uri: Uri| async move {
+            (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("unsupported path requested: {:?}\n", uri.path()),
+            )
+        });
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let p = l.local_addr().unwrap().port();
+    tokio::spawn(serve_http1(l, app, None));
+    let url = format!("http://127.0.0.1:{p}/v1/metrics");
+    let (code, doc) = doctor(
+        &args(&["--metrics-endpoint", &url, "--signals", "metric"], &[p]),
+        &[],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{doc:#}");
+    assert_eq!(path_answer(&doc, p, "/v1/metrics"), "rejected");
+    assert_eq!(path_answer(&doc, p, "/opentelemetry/v1/metrics"), "accepts");
+    speaks(&doc, p, "victoriametrics");
+    let v = target(&doc, "metric");
+    assert_eq!(v["reason"], "wrong_path", "{v:#}");
+    assert!(
+        v["message"].as_str().unwrap().contains(&format!(
+            "VictoriaMetrics answers OTLP metrics at /opentelemetry/v1/metrics: use \
+             --metrics-endpoint http://127.0.0.1:{p}/opentelemetry/v1/metrics"
+        )),
         "{v:#}"
     );
 }

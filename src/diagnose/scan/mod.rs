@@ -38,14 +38,16 @@ pub const USUAL_PORTS: [u16; 12] = [
 ];
 
 /// The OTLP/HTTP paths asked on every HTTP port: the collector's and Tempo's `/v1/<signal>`,
-/// Loki's and Mimir's `/otlp/v1/<signal>`, Prometheus' `/api/v1/otlp/v1/metrics`.
-pub const OTLP_PATHS: [(&str, Signal); 6] = [
+/// Loki's and Mimir's `/otlp/v1/<signal>`, Prometheus' `/api/v1/otlp/v1/metrics` and
+/// VictoriaMetrics' `/opentelemetry/v1/metrics` (shared/fixtures/victoriametrics).
+pub const OTLP_PATHS: [(&str, Signal); 7] = [
     ("/v1/traces", Signal::Trace),
     ("/v1/logs", Signal::Log),
     ("/v1/metrics", Signal::Metric),
     ("/otlp/v1/logs", Signal::Log),
     ("/otlp/v1/metrics", Signal::Metric),
     ("/api/v1/otlp/v1/metrics", Signal::Metric),
+    ("/opentelemetry/v1/metrics", Signal::Metric),
 ];
 
 /// How long each step may take. The defaults keep a fully filtered host (connects that never
