@@ -55,9 +55,16 @@ pub async fn diagnose(
             ),
         ));
     }
+    let unresolved: Vec<String> = targets
+        .iter()
+        .filter(|t| t.address.is_none())
+        .flat_map(|t| t.names.clone())
+        .collect();
     let deadline = started + budget.deadline;
-    let (findings, (exports, reads)) =
-        tokio::join!(scan(targets, budget, deadline), checks.run(deadline));
+    let (findings, (exports, reads)) = tokio::join!(
+        scan(targets, budget, deadline),
+        checks.run(deadline, &unresolved)
+    );
     let verdicts = compare::compare(&exports, &reads, &findings, budget);
 
     let mut warnings = target_warnings(&export);

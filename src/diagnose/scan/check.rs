@@ -115,10 +115,26 @@ impl Checks {
         })
     }
 
-    /// Runs every check at once, each cut off at `deadline`.
-    pub async fn run(&self, deadline: Instant) -> (Vec<ExportCheck>, Vec<ReadCheck>) {
+    /// Runs every check at once, each cut off at `deadline`. Targets on a host in
+    /// `unresolved` (the scan's resolution already failed) are not asked again: their verdict
+    /// comes from the scan, and a second lookup would only wait for the same dead resolver.
+    pub async fn run(
+        &self,
+        deadline: Instant,
+        unresolved: &[String],
+    ) -> (Vec<ExportCheck>, Vec<ReadCheck>) {
         let at = tokio::time::Instant::from_std(deadline);
+        let skip = |url: &Url| {
+            url.host_str()
+                .is_some_and(|h| unresolved.contains(&super::plan::normalise_host(h)))
+        };
         let exports = join_all(self.export.iter().map(|(t, sender)| async move {
+            if skip(&t.url.value) {
+                return ExportCheck {
+                    target: t.clone(),
+                    attempt: None,
+                };
+            }
             let send = async {
                 match sender {
                     Sender::Http(h, enc) => {
@@ -137,13 +153,18 @@ impl Checks {
             }
         }));
         let reads = join_all(self.read.iter().map(|(kind, b, client, url)| async move {
+            let answer = if skip(url) {
+                None
+            } else {
+                tokio::time::timeout_at(at, client.get(url, &[], &[]))
+                    .await
+                    .ok()
+            };
             ReadCheck {
                 kind: *kind,
                 backend: b.clone(),
                 url: url.clone(),
-                answer: tokio::time::timeout_at(at, client.get(url, &[], &[]))
-                    .await
-                    .ok(),
+                answer,
             }
         }));
         tokio::join!(exports, reads)

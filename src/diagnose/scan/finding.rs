@@ -322,7 +322,9 @@ impl PortFinding {
                     _ => format!("unknown HTTP server ({})", tls(*t)),
                 },
                 other => {
-                    let (name, b) = other.backend().expect("a backend variant");
+                    let Some((name, b)) = other.backend() else {
+                        continue;
+                    };
                     let mut s = name.to_string();
                     if let Some(v) = &b.version {
                         s.push(' ');

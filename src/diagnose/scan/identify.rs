@@ -76,7 +76,7 @@ pub fn judge(buf: &[u8], timed_out: bool) -> PlainAnswer {
         Some(Head::Http1) if says_https_only(buf) => PlainAnswer::HttpsOnly,
         Some(Head::Http1) => PlainAnswer::Http1(printable(buf, 80)),
         Some(Head::Http2) => PlainAnswer::H2,
-        None if buf[0] == 0x15 && buf.get(1) == Some(&0x03) => PlainAnswer::TlsAlert,
+        None if buf.starts_with(&[0x15, 0x03]) => PlainAnswer::TlsAlert,
         None => PlainAnswer::Other(printable(buf, 40)),
     }
 }
