@@ -5,6 +5,7 @@
 //! results in, verdicts out.
 
 use super::check::{ExportCheck, ReadCheck};
+use super::http_probe::shorten;
 use super::plan::{authority, normalise_host};
 use super::read_verdict::read_verdict;
 use super::{
@@ -117,7 +118,7 @@ fn attempt_summary(a: &Attempt, t: &SignalTarget) -> String {
         (None, Some(e)) => format!("{}: {}", e.class, e.message),
         (None, None) => "no answer".to_string(),
     };
-    scrub(&text, &t.headers, &t.url.value)
+    shorten(&scrub(&text, &t.headers, &t.url.value))
 }
 
 fn over(p: Protocol) -> &'static str {

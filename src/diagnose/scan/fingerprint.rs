@@ -48,11 +48,13 @@ fn json_ok(a: &Answer) -> Option<Value> {
         .filter(Value::is_object)
 }
 
+/// Network text fit for a terminal: no control characters (escape sequences), at most 64.
+pub fn clean(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(64).collect()
+}
+
 fn string(v: &Value, key: &str) -> Option<String> {
-    v.get(key)?
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    v.get(key)?.as_str().map(clean).filter(|s| !s.is_empty())
 }
 
 /// Tempo's and Loki's build info: a bare object with a `version` (no Prometheus envelope).
@@ -80,10 +82,7 @@ pub fn prom_buildinfo(a: &Answer) -> Option<PromFlavour> {
         return None;
     }
     let data = v.get("data")?.as_object()?;
-    let version = data
-        .get("version")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let version = data.get("version").and_then(Value::as_str).map(clean);
     let application = data.get("application").and_then(Value::as_str);
     Some(if application.is_some_and(|a| a.contains("Mimir")) {
         PromFlavour::Mimir(version)
@@ -110,7 +109,7 @@ fn label_on(text: &str, metric: &str, label: &str) -> Option<String> {
         line.find(&needle).map(|i| i + needle.len())
     })?;
     let rest = &line[start..];
-    Some(rest[..rest.find('"')?].to_string()).filter(|s| !s.is_empty())
+    Some(clean(&rest[..rest.find('"')?])).filter(|s| !s.is_empty())
 }
 
 /// A self-metrics page: the collector's `otelcol_*` (its version from `target_info`), or
@@ -284,6 +283,12 @@ alloy_build_info{branch=\"HEAD\",goversion=\"go1.24\",version=\"v1.8.2\"} 1\n",
             other => panic!("{other:?}"),
         }
         assert_eq!(self_metrics(&ok(b"go_goroutines 12\n")), None);
+    }
+
+    #[test]
+    fn network_text_is_cleaned() {
+        let a = ok(b"{\"version\":\"1.0\\u001b[31mred\"}");
+        assert_eq!(bare_buildinfo(&a).as_deref(), Some("1.0[31mred"));
     }
 
     #[test]

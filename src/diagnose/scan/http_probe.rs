@@ -70,13 +70,20 @@ pub fn path_answer(a: &Attempt) -> (Option<u16>, PathAnswer, Option<String>) {
     (status, answer, detail)
 }
 
-/// At most one line of 160 characters.
+/// At most one line of 160 characters, without control characters (it may quote a server).
 pub fn shorten(s: &str) -> String {
-    let line = s.lines().next().unwrap_or("").trim();
+    let line: String = s
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
     if line.chars().count() > 160 {
         format!("{}…", line.chars().take(160).collect::<String>())
     } else {
-        line.to_string()
+        line
     }
 }
 

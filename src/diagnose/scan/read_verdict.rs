@@ -6,6 +6,7 @@
 use super::check::ReadCheck;
 use super::compare::{finding, neighbours, not_open, tls_mismatch};
 use super::fingerprint::buildinfo_at;
+use super::http_probe::shorten;
 use super::plan::{authority, normalise_host};
 use super::{Budget, Mismatch, PortFinding, ReadKind, Speaks, TargetVerdict};
 use crate::config::Sourced;
@@ -57,7 +58,7 @@ pub fn read_verdict(c: &ReadCheck, findings: &[PortFinding], budget: &Budget) ->
     };
     let check = c.answer.as_ref().map(|r| match r {
         Ok(a) => format!("GET {path}: HTTP {}", a.status),
-        Err(e) => format!("GET {path}: {e}"),
+        Err(e) => shorten(&format!("GET {path}: {e}")),
     });
     let head = format!("{label} points at {shown_url} (chosen by {src})");
     let expected = c.kind.name();
@@ -103,8 +104,9 @@ pub fn read_verdict(c: &ReadCheck, findings: &[PortFinding], budget: &Budget) ->
                 false,
                 Some(Mismatch::TlsHandshake),
                 format!(
-                    "{head}, but TLS failed ({e}): a self-signed or private certificate needs \
-                     --read-ca-cert"
+                    "{head}, but TLS failed ({}): a self-signed or private certificate needs \
+                     --read-ca-cert",
+                    shorten(&e.to_string())
                 ),
             );
         }
@@ -173,7 +175,7 @@ pub fn read_verdict(c: &ReadCheck, findings: &[PortFinding], budget: &Budget) ->
                 ErrorClass::ConnectTimeout | ErrorClass::Timeout => Mismatch::Filtered,
                 _ => Mismatch::Unrecognised,
             },
-            format!("GET {path} failed: {e}"),
+            format!("GET {path} failed: {}", shorten(&e.to_string())),
         ),
     };
     verdict(false, Some(m), format!("{head}, but {text}{}", elsewhere()))
