@@ -42,6 +42,11 @@ pub enum Command {
     /// needs nothing installed.
     #[command(after_help = DEMO_EXAMPLES)]
     Demo(DemoArgs),
+    /// Scan a host's usual OTLP, Tempo, Loki, Mimir, Prometheus and Grafana ports, say what
+    /// speaks on each, and hold that against the configured target: wrong port, protocol,
+    /// TLS or path, each named in one line. Sends only empty OTLP exports (no data).
+    #[command(after_help = DOCTOR_EXAMPLES)]
+    Doctor(Box<DoctorArgs>),
 }
 
 const EMIT_EXAMPLES: &str = "Examples:
@@ -125,6 +130,36 @@ The field incidents (docs: shared incidents.md), reproduced:
   8  spans refused after receipt:    --fault trace:partial=2:\"TLS handshake error to ingester\"
   label mapping of a Loki exporter:  --fault log:loki-exporter
   missing tenant:                    --require-tenant";
+
+const DOCTOR_EXAMPLES: &str = "Examples:
+  # The host of the configured endpoint (else 127.0.0.1), checked against that endpoint:
+  otel-canary doctor
+  otel-canary doctor --endpoint http://collector:4318 --protocol grpc
+
+  # Another host, a scenario's targets, JSON for scripts:
+  otel-canary doctor collector.internal --scenario local-lgtm --output json
+
+  # Only some ports (replaces the usual list; configured ports are always added):
+  otel-canary doctor 10.0.0.5 --ports 4317,4318,14317,14318
+
+What it scans: 4317, 4318, 4319, 55680, 55681 (OTLP), 3200 (Tempo), 3100 (Loki),
+9009 (Mimir), 9090 (Prometheus), 3000 (Grafana), 8888 (collector self-metrics), 12345
+(Alloy) on HOST, plus every host:port the configured export and read targets and the
+scenario file use, all at once, each step with a short timeout: a TCP connect (closed,
+filtered), a plain HTTP/1.1 request (HTTP/1, or HTTP/2 = gRPC), a TLS handshake without
+certificate checks, then on HTTP the build-info, /ready, /api/health and /metrics GETs and
+on HTTP/2 the OTLP gRPC services. It finishes in under 3 s even when every port is filtered.
+
+What it writes: nothing but EMPTY OTLP export requests (zero items, which a receiver
+acknowledges and stores nothing from), POSTed to /v1/traces, /v1/logs, /v1/metrics,
+/otlp/v1/logs, /otlp/v1/metrics, /api/v1/otlp/v1/metrics and /opentelemetry/v1/metrics, and
+sent as gRPC Export calls,
+without credentials; plus one empty export per configured signal and one build-info GET per
+read URL, exactly as configured (headers and tenant included, never printed).
+
+The configured target resolves exactly as for `run` (flags, scenario, OTEL_EXPORTER_OTLP_*,
+defaults), and each mismatch names the setting that chose the value.
+Exit codes: 0 every configured target fits, 1 a target mismatches or is closed, 2 usage error.";
 
 const DEMO_EXAMPLES: &str = "Examples:
   otel-canary demo                      # one probe per protocol against the built-in stack
@@ -404,6 +439,29 @@ pub struct RunArgs {
     /// Report format.
     #[arg(long, value_enum, default_value = "human")]
     pub output: RunOutput,
+}
+
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Host to scan (name or address) [default: the host of the configured OTLP endpoint,
+    /// else 127.0.0.1].
+    #[arg(value_name = "HOST")]
+    pub host: Option<String>,
+    /// Ports to scan on HOST, comma-separated; replaces the usual list (the ports of the
+    /// configured targets are scanned anyway).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..), value_name = "PORTS")]
+    pub ports: Vec<u16>,
+    /// A scenario file, or the name of a shipped one: its targets are checked and its ports
+    /// scanned. Flags override it.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub scenario: Option<String>,
+    #[command(flatten)]
+    pub export: ExportArgs,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub output: Output,
 }
 
 #[derive(Args, Debug)]

@@ -29,7 +29,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(otel_canary::commands::run(cli)) {
+    let result = runtime.block_on(otel_canary::commands::run(cli));
+    // Dropping the runtime would wait for blocking work still running, such as a name lookup
+    // a deadline gave up on (`doctor` promises an answer in under 3 s); do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");

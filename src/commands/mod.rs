@@ -3,6 +3,7 @@
 //! (exit 2).
 
 pub mod demo;
+pub mod doctor;
 pub mod emit;
 pub mod lab;
 pub mod run;
@@ -19,5 +20,6 @@ pub async fn run(cli: Cli) -> Result<u8, ConfigError> {
         Command::Lab(args) => lab::run(&args).await,
         Command::Run(args) => run::run(&args, &env).await,
         Command::Demo(args) => demo::run(&args).await,
+        Command::Doctor(args) => doctor::run(&args, &env).await,
     }
 }

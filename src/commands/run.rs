@@ -1,11 +1,11 @@
 //! `otel-canary run`: one probe, every signal read back, a report and an exit code.
 
-use crate::cli::{RunArgs, RunOutput};
+use crate::cli::{ExportArgs, ReadArgs, RunArgs, RunOutput};
 use crate::commands::emit::target_warnings;
 use crate::config::ConfigError;
 use crate::config::env::EnvSnapshot;
-use crate::config::otlp::{resolve_export_target, shadowed_endpoints, tenant};
-use crate::config::read::resolve_read_target;
+use crate::config::otlp::{ExportTarget, resolve_export_target, shadowed_endpoints, tenant};
+use crate::config::read::{ReadTarget, resolve_read_target};
 use crate::config::resource::ResourceSpec;
 use crate::config::scenario::Scenario;
 use crate::emit::payload::MetricTag;
@@ -24,19 +24,41 @@ pub struct Prepared {
     pub warnings: Vec<String>,
 }
 
-/// Resolves scenario, flags and environment into a round trip.
-pub fn prepare(args: &RunArgs, env: &EnvSnapshot) -> Result<Prepared, ConfigError> {
-    let scenario = args
-        .scenario
-        .as_deref()
-        .map(Scenario::load)
-        .transpose()?
-        .map(Arc::new);
-    let mut export_flags = args.export.flags();
+/// Where a probe writes and reads, as `run` resolves it from the scenario, flags and
+/// environment (each value with its provenance). `doctor` holds its scan against exactly this.
+pub struct Targets {
+    pub scenario: Option<Arc<Scenario>>,
+    pub export: ExportTarget,
+    pub read: ReadTarget,
+}
+
+/// Resolves the scenario file (if any), then the export and read targets on top of it.
+pub fn resolve_targets(
+    scenario: Option<&str>,
+    export: &ExportArgs,
+    read: &ReadArgs,
+    env: &EnvSnapshot,
+) -> Result<Targets, ConfigError> {
+    let scenario = scenario.map(Scenario::load).transpose()?.map(Arc::new);
+    let mut export_flags = export.flags();
     export_flags.scenario = scenario.clone();
     let export = resolve_export_target(&export_flags, env)?;
     let tenant = tenant(&export_flags)?;
-    let read = resolve_read_target(&args.read.flags(), scenario.as_deref(), tenant, env)?;
+    let read = resolve_read_target(&read.flags(), scenario.as_deref(), tenant, env)?;
+    Ok(Targets {
+        scenario,
+        export,
+        read,
+    })
+}
+
+/// Resolves scenario, flags and environment into a round trip.
+pub fn prepare(args: &RunArgs, env: &EnvSnapshot) -> Result<Prepared, ConfigError> {
+    let Targets {
+        scenario,
+        export,
+        read,
+    } = resolve_targets(args.scenario.as_deref(), &args.export, &args.read, env)?;
 
     let mut resource_flags = args.probe.resource_flags();
     let mut tag = args.probe.metric_tag.map(Into::into);

@@ -5,5 +5,6 @@ pub mod error_class;
 pub mod export_hint;
 pub mod hints;
 pub mod pipeline_delta;
+pub mod scan;
 pub mod second_look;
 pub mod sniff;

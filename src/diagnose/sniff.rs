@@ -70,19 +70,34 @@ pub async fn sniff_plain(host: &str, port: u16) -> Option<PortSpeaks> {
         .flatten()
 }
 
-fn judge_plain_answer(head: &[u8]) -> Option<PortSpeaks> {
+/// What Go, nginx and Apache answer a plain HTTP request on a TLS port with (a 400).
+const HTTPS_ONLY: [&[u8]; 3] = [
+    b"Client sent an HTTP request to an HTTPS server",
+    b"The plain HTTP request was sent to HTTPS port",
+    b"requires TLS",
+];
+
+/// Whether an HTTP answer says the port wants TLS.
+pub fn says_https_only(head: &[u8]) -> bool {
+    HTTPS_ONLY
+        .iter()
+        .any(|m| head.windows(m.len()).any(|w| w == *m))
+}
+
+/// Judges the first bytes a port sent back to a plain HTTP/1.1 request: a TLS alert record
+/// or an "HTTPS port" 400 (TLS), an `HTTP/1.x` status line, or an HTTP/2 frame header (at
+/// least 9 bytes) whose type byte is SETTINGS (a gRPC port).
+pub fn judge_plain_answer(head: &[u8]) -> Option<PortSpeaks> {
     if head.starts_with(&TLS_ALERT) {
         return Some(PortSpeaks::Tls);
     }
     if head.starts_with(b"HTTP/1.") {
-        let text = String::from_utf8_lossy(head);
-        return Some(if text.contains("HTTP request to an HTTPS server") {
+        return Some(if says_https_only(head) {
             PortSpeaks::Tls
         } else {
             PortSpeaks::Http1
         });
     }
-    // A frame header whose type byte is SETTINGS.
     if head.len() >= 9 && head[3] == 0x04 {
         return Some(PortSpeaks::Grpc);
     }

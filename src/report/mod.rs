@@ -1,6 +1,8 @@
 //! Renderers: turn outcomes into text for people or JSON for machines. They never do I/O
 //! beyond writing the output they are given.
 
+pub mod doctor_human;
+pub mod doctor_json;
 pub mod emit_human;
 pub mod emit_json;
 pub mod progress;
