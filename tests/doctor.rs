@@ -9,7 +9,7 @@ mod common;
 use common::{fixture_bytes, json_out, run_bin_async, stderr, stdout};
 use otel_canary::lab::otlp_grpc::LabGrpc;
 use otel_canary::lab::receivers::serve_http1;
-use otel_canary::lab::{LabReceivers, LabStack, LabStackConfig, LabState, LabTls, ReceiverConfig};
+use otel_canary::lab::{LabReceivers, LabStack, LabStackConfig, LabState, ReceiverConfig};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -102,19 +102,9 @@ async fn silent_port() -> u16 {
     p
 }
 
-fn self_signed() -> LabTls {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    LabTls {
-        cert_pem: ck.cert.pem(),
-        key_pem: ck.signing_key.serialize_pem(),
-        client_ca_pem: None,
-    }
-}
-
 async fn tls_lab() -> LabReceivers {
     let mut cfg = ReceiverConfig::ephemeral();
-    cfg.tls = Some(self_signed());
+    cfg.tls = Some(common::self_signed_tls());
     LabReceivers::start(cfg, LabState::new()).await.unwrap()
 }
 
@@ -764,7 +754,7 @@ fn bad_input_exits_2_and_help_teaches() {
 async fn tls_on_a_read_url_and_mtls_on_an_export_target() {
     // Tempo's API behind a self-signed certificate (incident list: "sometimes HTTPS with a
     // self-signed certificate").
-    let tls = self_signed();
+    let tls = common::self_signed_tls();
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let t = l.local_addr().unwrap().port();
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config(&[b"http/1.1"]).unwrap());
@@ -812,7 +802,7 @@ async fn tls_on_a_read_url_and_mtls_on_an_export_target() {
 
     // A receiver that demands a client certificate: TLS is found, HTTP never answers, and
     // the configured export (no client certificate) is told why.
-    let mut mtls = self_signed();
+    let mut mtls = common::self_signed_tls();
     mtls.client_ca_pem = Some(mtls.cert_pem.clone());
     let mut cfg = ReceiverConfig::ephemeral();
     cfg.tls = Some(mtls);

@@ -6,7 +6,6 @@
 mod common;
 
 use common::{json_out, run_bin_async, signal, stdout};
-use otel_canary::lab::tls::LabTls;
 use otel_canary::lab::{LabStack, LabStackConfig, LabState, SignalFault};
 use otel_canary::signal::Signal;
 use serde_json::Value;
@@ -147,22 +146,12 @@ async fn incident_2_the_receiver_port_speaks_the_other_protocol() {
     }
 }
 
-fn self_signed() -> LabTls {
-    let c =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    LabTls {
-        cert_pem: c.cert.pem(),
-        key_pem: c.signing_key.serialize_pem(),
-        client_ca_pem: None,
-    }
-}
-
 /// Incident 3: plain text to TLS-only receivers, and TLS to plain ones, named as a TLS
 /// mismatch with the side that expected TLS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incident_3_tls_on_one_side_only() {
     let mut config = LabStackConfig::ephemeral();
-    config.receivers.tls = Some(self_signed());
+    config.receivers.tls = Some(common::self_signed_tls());
     let tls_lab = LabStack::start(config, LabState::new()).await.unwrap();
     let plain_lab = stack().await;
     let cases = [

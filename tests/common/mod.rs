@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode, header};
-use otel_canary::lab::{LabReceivers, LabState, ReceiverConfig};
+use otel_canary::lab::{LabReceivers, LabState, LabTls, ReceiverConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -118,3 +118,14 @@ pub async fn replay(canned: Canned) -> SocketAddr {
 }
 
 pub mod real_backends;
+
+/// A self-signed certificate for 127.0.0.1 and localhost, for lab servers that speak TLS.
+pub fn self_signed_tls() -> LabTls {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    LabTls {
+        cert_pem: ck.cert.pem(),
+        key_pem: ck.signing_key.serialize_pem(),
+        client_ca_pem: None,
+    }
+}
