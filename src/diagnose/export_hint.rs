@@ -10,7 +10,7 @@ use crate::emit::outcome::{ExportError, ExportOutcome, Response};
 use crate::signal::Signal;
 
 /// `host:port` of the export URL.
-fn authority(export: &ExportOutcome) -> String {
+pub fn authority(export: &ExportOutcome) -> String {
     let url = &export.url.value;
     let host = url.host_str().unwrap_or("?");
     match url.port_or_known_default() {

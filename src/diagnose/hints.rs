@@ -3,7 +3,7 @@
 
 use crate::backends::QueryError;
 use crate::diagnose::error_class::ErrorClass;
-use crate::diagnose::export_hint::export_hint;
+use crate::diagnose::export_hint::{authority, export_hint};
 use crate::emit::outcome::ExportOutcome;
 use crate::roundtrip::outcome::{Clue, HopName, Reason};
 use crate::signal::Signal;
@@ -49,15 +49,6 @@ fn ack_text(export: &ExportOutcome) -> String {
     format!("{answer} in {:.0} ms", export.seconds() * 1e3)
 }
 
-/// `host:port` of the export URL.
-fn receiver(export: &ExportOutcome) -> String {
-    let url = &export.url.value;
-    match (url.host_str(), url.port_or_known_default()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        _ => url.to_string(),
-    }
-}
-
 fn fmt_secs(s: f64) -> String {
     if s.fract() == 0.0 {
         format!("{s:.0}s")
@@ -89,7 +80,7 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
                     return Some(format!(
                         "{} acknowledged the {s} ({}) but it never reached {b} within \
                          {deadline}: {}",
-                        receiver(c.export),
+                        authority(c.export),
                         ack_text(c.export),
                         clue.finding
                     ));
@@ -106,7 +97,7 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
                 let head = format!(
                     "the collector at {} acknowledged the {s} ({}) but it never reached {b} \
                      within {deadline}",
-                    receiver(c.export),
+                    authority(c.export),
                     ack_text(c.export),
                 );
                 if c.clues.iter().any(|k| k.source == "collector_metrics") {
