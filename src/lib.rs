@@ -13,4 +13,5 @@ pub mod probe;
 pub mod redact;
 pub mod report;
 pub mod roundtrip;
+pub mod serve;
 pub mod signal;

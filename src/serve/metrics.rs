@@ -1,0 +1,386 @@
+//! The continuous canary's Prometheus metrics: what every probe of every scenario did, in
+//! bounded label sets (scenario, signal, hop, and a reason from the closed `Reason` set), so a
+//! canary running for weeks neither grows its series nor keeps per-probe state. The registry is
+//! owned here and passed around explicitly (no globals), so tests and `/probe` can build their
+//! own.
+
+use crate::roundtrip::outcome::{HopName, SignalOutcome, Status};
+use crate::signal::Signal;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Hop duration buckets: 5 ms to 120 s, roughly doubling (an export to a local collector takes
+/// milliseconds; a Tempo search can take a minute).
+pub const HOP_BUCKETS: [f64; 15] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScenarioLabels {
+    scenario: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SignalLabels {
+    scenario: String,
+    signal: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    scenario: String,
+    signal: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HopLabels {
+    scenario: String,
+    signal: &'static str,
+    hop: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+fn hop_name(h: HopName) -> &'static str {
+    match h {
+        HopName::Export => "export",
+        HopName::Ingest => "ingest",
+        HopName::Query => "query",
+        HopName::Search => "search",
+        HopName::Total => "total",
+    }
+}
+
+fn signal_name(s: Signal) -> &'static str {
+    match s {
+        Signal::Trace => "trace",
+        Signal::Log => "log",
+        Signal::Metric => "metric",
+    }
+}
+
+fn new_histogram() -> Histogram {
+    Histogram::new(HOP_BUCKETS)
+}
+
+/// Every metric family `serve` exposes, in one registry.
+pub struct CanaryMetrics {
+    registry: Registry,
+    probes: Family<ScenarioLabels, Counter>,
+    skipped: Family<ScenarioLabels, Counter>,
+    failures: Family<FailureLabels, Counter>,
+    hop_seconds: Family<HopLabels, Histogram, fn() -> Histogram>,
+    signal_up: Family<SignalLabels, Gauge>,
+    last_success: Family<SignalLabels, Gauge<f64, AtomicU64>>,
+}
+
+impl Default for CanaryMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CanaryMetrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let probes = Family::<ScenarioLabels, Counter>::default();
+        registry.register(
+            "otel_canary_probes",
+            "Probes completed, per scenario",
+            probes.clone(),
+        );
+        let failures = Family::<FailureLabels, Counter>::default();
+        registry.register(
+            "otel_canary_probe_failures",
+            "Signals that failed a probe, by the reason of their first failing hop",
+            failures.clone(),
+        );
+        let hop_seconds =
+            Family::<HopLabels, Histogram, fn() -> Histogram>::new_with_constructor(new_histogram);
+        registry.register(
+            "otel_canary_hop_duration_seconds",
+            "Duration of each hop that completed (export, ingest, query, search, total)",
+            hop_seconds.clone(),
+        );
+        let signal_up = Family::<SignalLabels, Gauge>::default();
+        registry.register(
+            "otel_canary_signal_up",
+            "1 when the signal passed the scenario's last probe, 0 when it failed",
+            signal_up.clone(),
+        );
+        let last_success = Family::<SignalLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "otel_canary_last_success_timestamp_seconds",
+            "Unix time of the last probe the signal passed",
+            last_success.clone(),
+        );
+        let skipped = Family::<ScenarioLabels, Counter>::default();
+        registry.register(
+            "otel_canary_probes_skipped",
+            "Probes not started because --max-in-flight probes were still running",
+            skipped.clone(),
+        );
+        registry.register(
+            "otel_canary_build",
+            "The running otel-canary's version",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            }),
+        );
+        CanaryMetrics {
+            registry,
+            probes,
+            skipped,
+            failures,
+            hop_seconds,
+            signal_up,
+            last_success,
+        }
+    }
+
+    /// Counts one finished probe of `scenario`: its hops, its failures, and each signal's
+    /// up/down state. Skipped signals (no backend to read from) leave `signal_up` alone.
+    pub fn record(&self, scenario: &str, signals: &[SignalOutcome], finished: SystemTime) {
+        let scenario = scenario.to_string();
+        self.probes
+            .get_or_create(&ScenarioLabels {
+                scenario: scenario.clone(),
+            })
+            .inc();
+        let now = finished
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        for s in signals {
+            let signal = signal_name(s.signal);
+            for h in s.hops.iter().filter(|h| h.status == Status::Ok) {
+                if let Some(secs) = h.seconds {
+                    self.hop_seconds
+                        .get_or_create(&HopLabels {
+                            scenario: scenario.clone(),
+                            signal,
+                            hop: hop_name(h.hop),
+                        })
+                        .observe(secs);
+                }
+            }
+            let labels = SignalLabels {
+                scenario: scenario.clone(),
+                signal,
+            };
+            match (s.status, s.reason) {
+                (Status::Failed, reason) => {
+                    self.failures
+                        .get_or_create(&FailureLabels {
+                            scenario: scenario.clone(),
+                            signal,
+                            reason: reason.map_or("unknown", |r| r.as_str()),
+                        })
+                        .inc();
+                    self.signal_up.get_or_create(&labels).set(0);
+                }
+                (Status::Ok, _) => {
+                    self.signal_up.get_or_create(&labels).set(1);
+                    self.last_success.get_or_create(&labels).set(now);
+                }
+                (Status::Skipped, _) => {}
+            }
+        }
+    }
+
+    /// Counts a probe that was not started because too many were still in flight.
+    pub fn skipped(&self, scenario: &str) {
+        self.skipped
+            .get_or_create(&ScenarioLabels {
+                scenario: scenario.to_string(),
+            })
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition of everything.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::error_class::ErrorClass;
+    use crate::roundtrip::outcome::{Hop, Reason};
+
+    fn outcome(signal: Signal, status: Status, reason: Option<Reason>) -> SignalOutcome {
+        let export = crate::emit::outcome::ExportOutcome {
+            signal,
+            url: crate::config::Sourced::default_value(
+                url::Url::parse("http://localhost:4318/v1/traces").unwrap(),
+            ),
+            protocol: crate::config::Sourced::default_value(
+                crate::config::otlp::Protocol::HttpProtobuf,
+            ),
+            compression: crate::config::otlp::Compression::None,
+            headers: Vec::new(),
+            payload_bytes: 1,
+            bytes_sent: Some(1),
+            attempts: Vec::new(),
+        };
+        SignalOutcome {
+            signal,
+            status,
+            reason,
+            hint: None,
+            export,
+            read: None,
+            hops: vec![
+                Hop::ok(HopName::Export, 0.003),
+                Hop::ok(HopName::Ingest, 1.2),
+            ],
+            checks: Vec::new(),
+            clues: Vec::new(),
+        }
+    }
+
+    fn line<'a>(text: &'a str, starts: &str) -> Option<&'a str> {
+        text.lines().find(|l| l.starts_with(starts))
+    }
+
+    #[test]
+    fn a_probe_moves_counters_gauges_and_histograms() {
+        let m = CanaryMetrics::new();
+        let at = UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        m.record(
+            "lgtm",
+            &[
+                outcome(Signal::Trace, Status::Ok, None),
+                outcome(Signal::Log, Status::Failed, Some(Reason::NotFound)),
+                outcome(
+                    Signal::Metric,
+                    Status::Failed,
+                    Some(Reason::Export(ErrorClass::ConnectRefused)),
+                ),
+            ],
+            at,
+        );
+        m.skipped("lgtm");
+        let text = m.encode();
+        assert!(
+            line(&text, r#"otel_canary_probes_total{scenario="lgtm"} 1"#).is_some(),
+            "{text}"
+        );
+        assert!(
+            line(&text, r#"otel_canary_probe_failures_total{scenario="lgtm",signal="log",reason="not_found"} 1"#).is_some(),
+            "{text}"
+        );
+        assert!(
+            line(&text, r#"otel_canary_probe_failures_total{scenario="lgtm",signal="metric",reason="connect_refused"} 1"#).is_some(),
+            "{text}"
+        );
+        assert!(
+            line(
+                &text,
+                r#"otel_canary_signal_up{scenario="lgtm",signal="trace"} 1"#
+            )
+            .is_some()
+        );
+        assert!(
+            line(
+                &text,
+                r#"otel_canary_signal_up{scenario="lgtm",signal="log"} 0"#
+            )
+            .is_some()
+        );
+        assert!(
+            line(&text, r#"otel_canary_last_success_timestamp_seconds{scenario="lgtm",signal="trace"} 1800000000"#).is_some(),
+            "{text}"
+        );
+        assert!(
+            line(
+                &text,
+                r#"otel_canary_last_success_timestamp_seconds{scenario="lgtm",signal="log"}"#
+            )
+            .is_none(),
+            "a signal that never passed has no last success"
+        );
+        // 3 ms of export falls in the first bucket; 1.2 s of ingest not before 2.5 s.
+        assert!(
+            line(&text, r#"otel_canary_hop_duration_seconds_bucket{le="0.005",scenario="lgtm",signal="trace",hop="export"} 1"#).is_some(),
+            "{text}"
+        );
+        assert!(
+            line(&text, r#"otel_canary_hop_duration_seconds_bucket{le="1.0",scenario="lgtm",signal="trace",hop="ingest"} 0"#).is_some(),
+            "{text}"
+        );
+        assert!(
+            line(&text, r#"otel_canary_hop_duration_seconds_bucket{le="2.5",scenario="lgtm",signal="trace",hop="ingest"} 1"#).is_some(),
+            "{text}"
+        );
+        assert!(
+            line(
+                &text,
+                r#"otel_canary_probes_skipped_total{scenario="lgtm"} 1"#
+            )
+            .is_some()
+        );
+        assert!(
+            line(
+                &text,
+                &format!(
+                    r#"otel_canary_build_info{{version="{}"}} 1"#,
+                    env!("CARGO_PKG_VERSION")
+                )
+            )
+            .is_some(),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn series_stay_bounded_however_many_probes_run() {
+        let m = CanaryMetrics::new();
+        for i in 0..5_000u64 {
+            let status = if i % 2 == 0 {
+                Status::Ok
+            } else {
+                Status::Failed
+            };
+            let reason = (status == Status::Failed).then_some(Reason::NotFound);
+            m.record(
+                "lgtm",
+                &[outcome(Signal::Log, status, reason)],
+                UNIX_EPOCH + std::time::Duration::from_secs(i),
+            );
+        }
+        let text = m.encode();
+        let series = text.lines().filter(|l| !l.starts_with('#')).count();
+        let once = {
+            let m = CanaryMetrics::new();
+            m.record(
+                "lgtm",
+                &[outcome(Signal::Log, Status::Ok, None)],
+                UNIX_EPOCH,
+            );
+            m.record(
+                "lgtm",
+                &[outcome(Signal::Log, Status::Failed, Some(Reason::NotFound))],
+                UNIX_EPOCH,
+            );
+            m.encode().lines().filter(|l| !l.starts_with('#')).count()
+        };
+        assert_eq!(series, once, "5,000 probes expose the same series as two");
+        assert!(line(&text, r#"otel_canary_probes_total{scenario="lgtm"} 5000"#).is_some());
+    }
+}
