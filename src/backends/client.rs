@@ -14,8 +14,9 @@ use serde::Serialize;
 use std::time::Duration;
 use url::Url;
 
-/// Longest answer a reader accepts; a trace or a log query for one probe is a few KiB.
-const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Longest answer a reader accepts: a trace or a log query for one probe is a few KiB, a busy
+/// collector's whole /metrics page a few hundred.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why a read failed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -92,23 +93,12 @@ impl ReadClient {
     }
 
     /// GETs `url` with `query` parameters plus `extra` headers. `Err` only when no answer came.
+    /// A body longer than `MAX_BODY_BYTES` is cut to exactly that length.
     pub async fn get(
         &self,
         url: &Url,
         query: &[(&str, String)],
         extra: &[(&str, &str)],
-    ) -> Result<Answer, QueryError> {
-        self.get_capped(url, query, extra, MAX_BODY_BYTES).await
-    }
-
-    /// `get` with its own body cap, for answers whose size is not bounded by one probe (a
-    /// whole `/metrics` page). A body cut at the cap is exactly `cap` bytes long.
-    pub async fn get_capped(
-        &self,
-        url: &Url,
-        query: &[(&str, String)],
-        extra: &[(&str, &str)],
-        cap: usize,
     ) -> Result<Answer, QueryError> {
         let mut full = url.clone();
         if !query.is_empty() {
@@ -130,7 +120,7 @@ impl ReadClient {
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let body = read_capped(&mut resp, cap).await?;
+            let body = read_capped(&mut resp, MAX_BODY_BYTES).await?;
             Ok::<_, reqwest::Error>(Answer {
                 status,
                 content_type,

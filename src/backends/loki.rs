@@ -188,6 +188,14 @@ pub fn find_probe_entry(entries: &[LogEntry], probe: &Probe) -> Option<LogSeen> 
     })
 }
 
+/// A read's `start` and `end` (unix ns): from 5 minutes before the probe, so a canary clock
+/// behind Loki's still covers the line, to a minute past now, for one ahead of it.
+fn query_window(probe: &Probe) -> [String; 2] {
+    let start = unix_nanos(probe.started_at).saturating_sub(300_000_000_000);
+    let end = unix_nanos(SystemTime::now() + Duration::from_secs(60));
+    [start.to_string(), end.to_string()]
+}
+
 /// Reads logs from one Loki.
 #[derive(Debug)]
 pub struct LokiReader {
@@ -215,12 +223,11 @@ impl LokiReader {
     /// One `query_range` read over [probe start - 5 min, now + 1 min].
     pub async fn read_log(&self, probe: &Probe) -> Read<LogSeen, QueryError> {
         let url = join(&self.base, "loki/api/v1/query_range");
-        let start = unix_nanos(probe.started_at).saturating_sub(300_000_000_000);
-        let end = unix_nanos(SystemTime::now() + Duration::from_secs(60));
+        let [start, end] = query_window(probe);
         let query = [
             ("query", self.query_for(probe)),
-            ("start", start.to_string()),
-            ("end", end.to_string()),
+            ("start", start),
+            ("end", end),
             ("limit", "10".to_string()),
             ("direction", "backward".to_string()),
         ];
@@ -273,9 +280,8 @@ impl LokiReader {
     /// names, then searches `{<name>=~".+"} |= "<probe id>"` one name at a time (the likely
     /// ones first, a few queries at most). `Ok(None)` when it is nowhere to be seen.
     pub async fn look_elsewhere(&self, probe: &Probe) -> Result<Option<LogElsewhere>, QueryError> {
-        let start = unix_nanos(probe.started_at).saturating_sub(300_000_000_000);
-        let end = unix_nanos(SystemTime::now() + Duration::from_secs(60));
-        let range = [("start", start.to_string()), ("end", end.to_string())];
+        let [start, end] = query_window(probe);
+        let range = [("start", start), ("end", end)];
         let url = join(&self.base, "loki/api/v1/labels");
         let answer = self.client.get_ok(&url, &range, &[]).await?;
         let mut names: Vec<String> = serde_json::from_slice::<Value>(&answer.body)

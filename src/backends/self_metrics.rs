@@ -20,7 +20,7 @@
 //! that differ in other labels (scope, Alloy's `component_path`, a newer collector's error
 //! type) are summed. So a snapshot stays small whatever else the page carries.
 
-use super::client::{QueryError, ReadClient, error_text};
+use super::client::{QueryError, ReadClient};
 use crate::diagnose::error_class::ErrorClass;
 use crate::signal::Signal;
 use serde::Serialize;
@@ -30,7 +30,7 @@ use url::Url;
 
 /// Largest `/metrics` page read. A collector's page is ~10 KiB and Alloy's, with every
 /// component's metrics, a few MiB; past this the snapshot is marked truncated.
-pub const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_PAGE_BYTES: usize = crate::backends::client::MAX_BODY_BYTES;
 
 /// Most series a snapshot keeps. Real pipelines have a handful of receivers and exporters;
 /// the cap only stops a hostile or broken page from growing memory.
@@ -487,16 +487,8 @@ impl SelfMetricsReader {
     pub async fn snapshot(&self) -> Result<Snapshot, QueryError> {
         let answer = self
             .client
-            .get_capped(&self.url, &[], &[("accept", ACCEPT)], MAX_PAGE_BYTES)
+            .get_ok(&self.url, &[], &[("accept", ACCEPT)])
             .await?;
-        if !answer.is_success() {
-            return Err(self.client.error(
-                ErrorClass::HttpStatus,
-                Some(answer.status),
-                &error_text(&answer),
-                &self.url,
-            ));
-        }
         let content_type = answer.content_type.as_deref().unwrap_or("");
         if content_type.starts_with("application/vnd.google.protobuf") {
             return Err(self.client.error(

@@ -105,8 +105,7 @@ async fn sniff(mut tcp: TcpStream, host: &str, wait: Duration) -> PlainAnswer {
 
 /// A TLS handshake with checks off; what it negotiated, or why it failed.
 async fn tls_handshake(addr: SocketAddr, name: &str, budget: &Budget) -> Result<TlsInfo, String> {
-    let config = tls::client_config(&http_probe::insecure(), &[b"h2", b"http/1.1"])
-        .map_err(|e| e.to_string())?;
+    let config = tls::diagnostic_config(&[b"h2", b"http/1.1"]);
     let server_name = ServerName::try_from(name.to_string())
         .unwrap_or_else(|_| ServerName::IpAddress(addr.ip().into()));
     let handshake = async {
