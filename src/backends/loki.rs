@@ -220,36 +220,44 @@ impl LokiReader {
         log_query(&self.selector, self.mode, probe)
     }
 
-    /// One `query_range` read over [probe start - 5 min, now + 1 min].
-    pub async fn read_log(&self, probe: &Probe) -> Read<LogSeen, QueryError> {
+    /// One `query_range` read of `query` over [probe start - 5 min, now + 1 min]: the
+    /// entries, or the read that ends this attempt.
+    async fn entries<T>(
+        &self,
+        query: String,
+        probe: &Probe,
+    ) -> Result<Vec<LogEntry>, Read<T, QueryError>> {
         let url = join(&self.base, "loki/api/v1/query_range");
         let [start, end] = query_window(probe);
         let query = [
-            ("query", self.query_for(probe)),
+            ("query", query),
             ("start", start),
             ("end", end),
             ("limit", "10".to_string()),
             ("direction", "backward".to_string()),
         ];
-        let answer = match self
+        let answer = self
             .client
             .fetch(
                 &url,
                 &query,
                 &[("X-Loki-Response-Encoding-Flags", "categorize-labels")],
             )
-            .await
-        {
-            Ok(a) => a,
-            Err(read) => return read,
-        };
-        match parse_query_range(&answer.body) {
-            Err(e) => Read::Refused(self.client.error(
+            .await?;
+        parse_query_range(&answer.body).map_err(|e| {
+            Read::Refused(self.client.error(
                 ErrorClass::Body,
                 Some(answer.status),
                 &format!("Loki's answer is unusable: {e}"),
                 &url,
-            )),
+            ))
+        })
+    }
+
+    /// One read of the probe's OTLP log.
+    pub async fn read_log(&self, probe: &Probe) -> Read<LogSeen, QueryError> {
+        match self.entries(self.query_for(probe), probe).await {
+            Err(read) => read,
             Ok(entries) => match find_probe_entry(&entries, probe) {
                 Some(seen) => Read::Visible(seen),
                 None if entries.is_empty() => Read::NotYet("no matching log line".into()),
@@ -260,6 +268,46 @@ impl LokiReader {
             },
         }
     }
+
+    /// The query for the probe's pulled line (`serve`'s stdout/file path) under this reader's
+    /// selector.
+    pub fn pulled_line_query(&self, probe: &Probe) -> String {
+        pulled_line_query(&self.selector, probe)
+    }
+
+    /// One read of the probe's pulled line: any entry holding its text counts.
+    pub async fn read_pulled_line(&self, probe: &Probe) -> Read<LogSeen, QueryError> {
+        let needle = pulled_line_text(probe);
+        match self.entries(self.pulled_line_query(probe), probe).await {
+            Err(read) => read,
+            Ok(entries) => match entries.iter().find(|e| e.line.contains(&needle)) {
+                Some(e) => Read::Visible(LogSeen {
+                    line: e.line.clone(),
+                    trace_id: e.trace_id(),
+                    correlated: e.trace_id().as_deref() == Some(hex(&probe.trace_id).as_str()),
+                    labels: e.labels.clone(),
+                }),
+                None => Read::NotYet("no matching log line".into()),
+            },
+        }
+    }
+}
+
+/// The field that marks a pulled line, so the query cannot mistake the probe's OTLP log
+/// (same text in its body) for it.
+pub const PULLED_LINE_FIELD: &str = "canary_path";
+
+/// The message of the probe's pulled line, also what the query searches for.
+pub fn pulled_line_text(probe: &Probe) -> String {
+    format!("otel-canary probe {}", probe.probe_id)
+}
+
+/// `<selector> |= "otel-canary probe <id>" |= "canary_path"`.
+pub fn pulled_line_query(selector: &str, probe: &Probe) -> String {
+    format!(
+        "{selector} |= \"{}\" |= \"{PULLED_LINE_FIELD}\"",
+        pulled_line_text(probe)
+    )
 }
 
 /// Where the probe's line turned up when the configured query could not find it.

@@ -219,29 +219,32 @@ impl PrometheusReader {
             .unwrap_or_else(|| MARKER_METRIC.to_string())
     }
 
-    /// One instant query. `time` is the canary's now plus a second, so a canary clock running
-    /// ahead of the server cannot hide the sample behind the query's evaluation time.
-    pub async fn read_marker(&self, probe: &Probe) -> Read<MetricSeen, QueryError> {
+    /// One instant query of `query` at the canary's now plus a second: the samples, or the
+    /// read that ends this attempt (not yet, retry, refused).
+    async fn instant<T>(&self, query: String) -> Result<Vec<Sample>, Read<T, QueryError>> {
         let url = join(&self.api_base, "api/v1/query");
         let query = [
-            ("query", self.query()),
+            ("query", query),
             ("time", query_time()),
             ("latency_offset", "1ms".to_string()),
         ];
-        let answer = match self.client.fetch(&url, &query, &[]).await {
-            Ok(a) => a,
-            Err(read) => return read,
-        };
-        let samples = match parse_vector(&answer.body) {
+        let answer = self.client.fetch(&url, &query, &[]).await?;
+        parse_vector(&answer.body).map_err(|e| {
+            Read::Refused(self.client.error(
+                ErrorClass::Body,
+                Some(answer.status),
+                &format!("the query answer is unusable: {e}"),
+                &url,
+            ))
+        })
+    }
+
+    /// One instant query. `time` is the canary's now plus a second, so a canary clock running
+    /// ahead of the server cannot hide the sample behind the query's evaluation time.
+    pub async fn read_marker(&self, probe: &Probe) -> Read<MetricSeen, QueryError> {
+        let samples = match self.instant(self.query()).await {
             Ok(s) => s,
-            Err(e) => {
-                return Read::Refused(self.client.error(
-                    ErrorClass::Body,
-                    Some(answer.status),
-                    &format!("the query answer is unusable: {e}"),
-                    &url,
-                ));
-            }
+            Err(read) => return read,
         };
         let probe_id = self.probe_id_label.then(|| probe.probe_id.to_string());
         let samples: Vec<Sample> = match &probe_id {
@@ -257,6 +260,60 @@ impl PrometheusReader {
             Err(why) => Read::NotYet(why),
         }
     }
+
+    /// One instant query of the scrape marker (`serve`'s pull path): see
+    /// [`judge_scrape_marker`].
+    pub async fn read_scrape_marker(&self, marker: f64) -> Read<MetricSeen, QueryError> {
+        match self.instant(self.query()).await {
+            Ok(samples) => match judge_scrape_marker(&samples, marker) {
+                Ok(seen) => Read::Visible(seen),
+                Err(why) => Read::NotYet(why),
+            },
+            Err(read) => read,
+        }
+    }
+
+    /// After a scrape marker never arrived: the scrape targets whose `up` is 0 (a scraper
+    /// stores `up` for every target, 0 when the scrape fails), at most five.
+    pub async fn failing_scrapes(&self) -> Result<Vec<BTreeMap<String, String>>, QueryError> {
+        let url = join(&self.api_base, "api/v1/query");
+        let query = [("query", "up".to_string()), ("time", query_time())];
+        let answer = self.client.get_ok(&url, &query, &[]).await?;
+        let samples = parse_vector(&answer.body).map_err(|e| {
+            self.client
+                .error(ErrorClass::Body, Some(answer.status), &e, &url)
+        })?;
+        Ok(samples
+            .into_iter()
+            .filter(|s| s.value == 0.0)
+            .map(|s| s.labels)
+            .take(5)
+            .collect())
+    }
+}
+
+/// The scrape marker's series is the scenario's gauge on `serve`'s own page, so any value at
+/// or after this probe's marker proves the path: markers only grow, and a probe started since
+/// may have overwritten the gauge before the scraper came by. Another process exposing the
+/// same scenario would also match; give each its own scenario name or `pull.scrape_selector`.
+pub fn judge_scrape_marker(samples: &[Sample], marker: f64) -> Result<MetricSeen, String> {
+    if let Some(hit) = samples.iter().find(|s| s.value >= marker) {
+        return Ok(MetricSeen {
+            value: hit.value,
+            labels: hit.labels.clone(),
+        });
+    }
+    Err(
+        match samples.iter().map(|s| s.value).reduce(f64::max) {
+            Some(newest) => format!(
+                "the newest scraped marker is {} ({:.1} s older than this probe's {})",
+                fmt_value(newest),
+                (marker - newest) / 1000.0,
+                fmt_value(marker)
+            ),
+            None => "no scrape marker series yet".to_string(),
+        },
+    )
 }
 
 /// A series that looks like the canary's marker but was not found by the configured query.

@@ -80,6 +80,16 @@ pub fn prepare(args: &RunArgs, env: &EnvSnapshot) -> Result<Prepared, ConfigErro
     }
     let resource = ResourceSpec::resolve(&resource_flags, env)?;
     let mut warnings = target_warnings(&export);
+    if let Some(sc) = scenario.as_deref() {
+        let p = &sc.data.pull;
+        if p.scrape.is_some() || p.log_line.is_some() {
+            warnings.push(format!(
+                "{}: the [pull] paths (scrape marker, log line) are checked by `otel-canary \
+                 serve` only; this one-shot run skips them",
+                sc.file
+            ));
+        }
+    }
     warnings.extend(shadowed_endpoints(&export, env));
     let roundtrip = RoundTrip::new(&export, read, resource.clone(), tag.unwrap_or_default())?;
     warnings.extend(roundtrip.warnings());
@@ -102,6 +112,7 @@ pub async fn run_once(p: &Prepared, progress: &dyn Progress) -> (RunReport, Prob
         ok: outcome.ok(),
         seconds: outcome.seconds,
         signals: outcome.signals,
+        pulls: outcome.pulls,
         warnings: p.warnings.clone(),
     };
     (report, outcome.probe)

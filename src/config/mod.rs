@@ -5,6 +5,7 @@
 pub mod env;
 pub mod headers;
 pub mod otlp;
+pub mod pull;
 pub mod read;
 pub mod resource;
 pub mod scenario;

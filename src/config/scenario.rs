@@ -34,6 +34,9 @@ pub struct ScenarioFile {
     pub probe: ProbeSection,
     #[serde(default)]
     pub deadlines: DeadlineSection,
+    /// Pull paths `serve` checks beside the OTLP push (see `config::pull`).
+    #[serde(default)]
+    pub pull: PullSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +100,24 @@ pub struct DeadlineSection {
     pub search: Option<Val<String>>,
     /// Per read request.
     pub query: Option<Val<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullSection {
+    /// Expose `otel_canary_scrape_marker{scenario}` on `serve`'s `/metrics` and read it back
+    /// through the scraper and the metrics backend.
+    pub scrape: Option<Val<bool>>,
+    /// PromQL for the marker [default: `otel_canary_scrape_marker{scenario="<name>"}`].
+    pub scrape_selector: Option<Val<String>>,
+    /// Deadline of the scrape path, which waits for a scrape interval [default: 90s].
+    pub scrape_timeout: Option<Val<String>>,
+    /// `stdout`, or a file path: where the probe's JSON line is written for an agent to tail.
+    pub log_line: Option<Val<String>>,
+    /// LogQL stream selector for the tailed line [default: `{service_name=~".+"}`].
+    pub log_line_selector: Option<Val<String>>,
+    /// Deadline of the log-line path [default: 60s].
+    pub log_line_timeout: Option<Val<String>>,
 }
 
 /// A loaded scenario: the parsed file plus what is needed to point at its lines.

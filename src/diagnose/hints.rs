@@ -141,7 +141,9 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
              (a filter or sampling processor?)",
             c.last_seen.unwrap_or("one span is missing")
         )),
-        (_, Reason::Mismatch) => None,
+        // Mismatches quote the failed check; expose failures belong to pull paths, which
+        // write their own hints.
+        (_, Reason::Mismatch | Reason::ExposeFailed) => None,
     }
 }
 

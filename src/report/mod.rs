@@ -14,7 +14,7 @@ use crate::config::Sourced;
 use crate::config::resource::ResourceSpec;
 use crate::emit::outcome::ExportOutcome;
 use crate::probe::{Probe, hex};
-use crate::roundtrip::outcome::{SignalOutcome, Status};
+use crate::roundtrip::outcome::{Check, Clue, Hop, PullOutcome, Reason, SignalOutcome, Status};
 use serde::Serialize;
 
 /// The probe's identifiers as reports show them.
@@ -92,7 +92,51 @@ pub struct RunReport {
     /// Wall time of the round trip.
     pub seconds: f64,
     pub signals: Vec<SignalOutcome>,
+    /// The scenario's pull paths (scrape marker, log line), under `serve`; absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pulls: Vec<PullOutcome>,
     pub warnings: Vec<String>,
+}
+
+/// A row group of a report: an OTLP signal or a pull path, seen the same way by renderers.
+pub struct Lane<'a> {
+    /// `trace`, `log`, `metric`, `scrape`, `log_line`.
+    pub name: &'static str,
+    pub status: Status,
+    pub reason: Option<Reason>,
+    pub hint: Option<&'a str>,
+    pub hops: &'a [Hop],
+    pub checks: &'a [Check],
+    pub clues: &'a [Clue],
+    /// The OTLP export, for signals.
+    pub export: Option<&'a ExportOutcome>,
+}
+
+impl RunReport {
+    /// Signals, then pull paths.
+    pub fn lanes(&self) -> Vec<Lane<'_>> {
+        let signals = self.signals.iter().map(|s| Lane {
+            name: s.signal.as_str(),
+            status: s.status,
+            reason: s.reason,
+            hint: s.hint.as_deref(),
+            hops: &s.hops,
+            checks: &s.checks,
+            clues: &s.clues,
+            export: Some(&s.export),
+        });
+        let pulls = self.pulls.iter().map(|p| Lane {
+            name: p.path.as_str(),
+            status: p.status,
+            reason: p.reason,
+            hint: p.hint.as_deref(),
+            hops: &p.hops,
+            checks: &p.checks,
+            clues: &p.clues,
+            export: None,
+        });
+        signals.chain(pulls).collect()
+    }
 }
 
 /// Colours a verdict word for stdout: green ok, red failed, dim skipped (only when stdout

@@ -58,16 +58,13 @@ pub fn render(r: &RunReport) -> String {
     let mut table = Table::new();
     table.load_preset(presets::NOTHING);
     table.set_header(["SIGNAL", "HOP", "RESULT", "TIME", "DETAIL"]);
-    for s in &r.signals {
-        for (i, h) in s.hops.iter().enumerate() {
-            let signal = if i == 0 {
-                s.signal.to_string()
-            } else {
-                String::new()
-            };
-            let detail = match h.hop {
-                HopName::Export => {
-                    let last = s.export.last();
+    let lanes = r.lanes();
+    for lane in &lanes {
+        for (i, h) in lane.hops.iter().enumerate() {
+            let name = if i == 0 { lane.name } else { "" };
+            let detail = match (h.hop, lane.export) {
+                (HopName::Export, Some(export)) => {
+                    let last = export.last();
                     let mut d = last
                         .response
                         .as_ref()
@@ -81,7 +78,7 @@ pub fn render(r: &RunReport) -> String {
                 _ => detail_cell(h),
             };
             table.add_row(vec![
-                Cell::new(signal),
+                Cell::new(name),
                 Cell::new(h.hop),
                 Cell::new(paint(&h.status.to_string(), h.status)),
                 Cell::new(time_cell(h)),
@@ -92,36 +89,35 @@ pub fn render(r: &RunReport) -> String {
     out.push_str(&table.to_string());
     out.push('\n');
 
-    for s in &r.signals {
-        for c in &s.checks {
+    for lane in &lanes {
+        for c in lane.checks {
             out.push_str(&format!(
                 "{}: check {} {}: {}\n",
-                s.signal,
+                lane.name,
                 c.name,
                 paint(&c.status.to_string(), c.status),
                 c.detail
             ));
         }
     }
-    let failed: Vec<_> = r
-        .signals
+    let failed: Vec<_> = lanes
         .iter()
-        .filter(|s| s.status == Status::Failed)
+        .filter(|l| l.status == Status::Failed)
         .collect();
     if !failed.is_empty() {
         out.push('\n');
-        for s in failed {
+        for lane in failed {
             out.push_str(&format!(
                 "{} {}: {}\n",
                 paint("FAILED", Status::Failed),
-                s.signal,
-                s.reason.map(|r| r.to_string()).unwrap_or_default()
+                lane.name,
+                lane.reason.map(|r| r.to_string()).unwrap_or_default()
             ));
-            if let Some(h) = &s.hint {
+            if let Some(h) = lane.hint {
                 out.push_str(&format!("  hint: {h}\n"));
             }
             // The explaining clue is the hint already; the others are evidence.
-            for c in s.clues.iter().filter(|c| !c.explains) {
+            for c in lane.clues.iter().filter(|c| !c.explains) {
                 out.push_str(&format!("  found ({}): {}\n", c.source, c.finding));
             }
         }
@@ -150,6 +146,19 @@ pub fn render(r: &RunReport) -> String {
         let tenant = s.export.headers.iter().find(|h| h.name == "x-scope-orgid");
         if let Some(t) = tenant {
             out.push_str(&format!("         tenant {} ({})\n", t.value, t.source));
+        }
+    }
+    for p in &r.pulls {
+        out.push_str(&format!("  {:<6} {}\n", p.path.to_string(), p.exposed));
+        if let Some(rv) = &p.read {
+            out.push_str(&format!(
+                "         read from {} {} (chosen by {}), deadline {}: {}\n",
+                rv.backend,
+                rv.url.value,
+                rv.url.source,
+                fmt_seconds(rv.deadline_seconds),
+                rv.query
+            ));
         }
     }
     for w in &r.warnings {

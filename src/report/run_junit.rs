@@ -35,19 +35,19 @@ fn case(name: String, status: Status, seconds: Option<f64>, message: Option<Stri
 pub fn render(r: &RunReport) -> String {
     let mut suite = TestSuite::new("otel-canary");
     suite.set_time(Duration::from_secs_f64(r.seconds.max(0.0)));
-    for s in &r.signals {
-        let msg = match (s.reason, &s.hint) {
+    for lane in r.lanes() {
+        let msg = match (lane.reason, lane.hint) {
             (Some(reason), Some(h)) => Some(format!("{reason}: {h}")),
             (Some(reason), None) => Some(reason.to_string()),
             _ => None,
         };
-        let total = s
+        let total = lane
             .hops
             .iter()
             .find(|h| h.hop == crate::roundtrip::outcome::HopName::Total)
             .and_then(|h| h.seconds);
-        suite.add_test_case(case(format!("{}", s.signal), s.status, total, msg));
-        for h in &s.hops {
+        suite.add_test_case(case(lane.name.to_string(), lane.status, total, msg));
+        for h in lane.hops {
             let msg = match (h.reason, &h.detail) {
                 (Some(reason), Some(d)) => Some(format!("{reason}: {d}")),
                 (None, Some(d)) => Some(d.clone()),
@@ -55,15 +55,15 @@ pub fn render(r: &RunReport) -> String {
                 (None, None) => None,
             };
             suite.add_test_case(case(
-                format!("{}.{}", s.signal, h.hop),
+                format!("{}.{}", lane.name, h.hop),
                 h.status,
                 h.seconds,
                 msg,
             ));
         }
-        for c in &s.checks {
+        for c in lane.checks {
             suite.add_test_case(case(
-                format!("{}.check.{}", s.signal, c.name),
+                format!("{}.check.{}", lane.name, c.name),
                 c.status,
                 None,
                 Some(c.detail.clone()),

@@ -3,6 +3,7 @@
 
 pub mod outcome;
 mod post_mortem;
+pub mod pull;
 
 use post_mortem::PagesBefore;
 
@@ -25,7 +26,7 @@ use crate::probe::{Probe, hex};
 use crate::redact::redact_url;
 use crate::signal::Signal;
 use futures_util::future::join_all;
-use outcome::{Check, Hop, HopName, ReadView, Reason, SignalOutcome, Status};
+use outcome::{Check, Hop, HopName, PullOutcome, ReadView, Reason, SignalOutcome, Status};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -54,6 +55,8 @@ impl Progress for NoProgress {
 pub struct RunOutcome {
     pub probe: Probe,
     pub signals: Vec<SignalOutcome>,
+    /// The scenario's pull paths (`serve` only).
+    pub pulls: Vec<PullOutcome>,
     /// Wall time of the whole round trip.
     pub seconds: f64,
 }
@@ -61,6 +64,7 @@ pub struct RunOutcome {
 impl RunOutcome {
     pub fn ok(&self) -> bool {
         self.signals.iter().all(|s| s.status != Status::Failed)
+            && self.pulls.iter().all(|p| p.status != Status::Failed)
     }
 }
 
@@ -82,6 +86,8 @@ pub struct RoundTrip {
     /// The collector's and Tempo's own metrics pages, when configured.
     collector_metrics: Option<SelfMetricsReader>,
     tempo_metrics: Option<SelfMetricsReader>,
+    /// The scenario's pull paths, when `serve` runs it.
+    pulls: Option<pull::PullChecks>,
     pub policy: PollPolicy,
 }
 
@@ -154,6 +160,7 @@ impl RoundTrip {
             tenant,
             collector_metrics,
             tempo_metrics,
+            pulls: None,
             policy: PollPolicy::default(),
         })
     }
@@ -189,6 +196,12 @@ impl RoundTrip {
 
     /// Runs one probe: every signal exported and verified concurrently.
     pub async fn run(&self, progress: &dyn Progress) -> RunOutcome {
+        self.run_until(progress, None).await
+    }
+
+    /// Runs one probe with every read deadline cut at `cap` (`/probe` answers within the
+    /// scraper's timeout): a signal not seen by then fails as not found.
+    pub async fn run_until(&self, progress: &dyn Progress, cap: Option<Instant>) -> RunOutcome {
         let started = Instant::now();
         let before = self.pages_before().await;
         let probe = Probe::start();
@@ -196,12 +209,13 @@ impl RoundTrip {
             self.exporter
                 .signals()
                 .into_iter()
-                .map(|s| self.signal(s, &probe, &before, progress)),
-        )
-        .await;
+                .map(|s| self.signal(s, &probe, &before, progress, cap)),
+        );
+        let (signals, pulls) = tokio::join!(signals, self.pulls(&probe, cap));
         RunOutcome {
             probe,
             signals,
+            pulls,
             seconds: started.elapsed().as_secs_f64(),
         }
     }
@@ -212,6 +226,7 @@ impl RoundTrip {
         probe: &Probe,
         before: &PagesBefore,
         progress: &dyn Progress,
+        cap: Option<Instant>,
     ) -> SignalOutcome {
         progress.event(signal, ProgressEvent::Exporting);
         let started = Instant::now();
@@ -248,11 +263,7 @@ impl RoundTrip {
             export_hop.detail = Some(format!("partial success warning: {w}"));
         }
         out.hops.push(export_hop);
-        let window = Window {
-            started,
-            ack,
-            deadline: ack + self.read.timeout(signal).value,
-        };
+        let window = Window::new(started, ack, self.read.timeout(signal).value, cap);
         let failure = match signal {
             Signal::Trace => self.verify_trace(probe, window, &mut out, progress).await,
             Signal::Log => self.verify_log(probe, window, &mut out, progress).await,
@@ -386,8 +397,9 @@ impl RoundTrip {
         let search = async {
             let t = self.read.search_timeout.as_ref()?;
             let ack = window.ack;
+            let deadline = window.limit(ack + t.value);
             Some(
-                poll(ack.into(), (ack + t.value).into(), self.policy, || {
+                poll(ack.into(), deadline.into(), self.policy, || {
                     reader.search(probe)
                 })
                 .await,
@@ -531,6 +543,26 @@ struct Window {
     /// When its ack arrived: offsets are measured from here.
     ack: Instant,
     deadline: Instant,
+    /// No read outlives this (`run_until`).
+    cap: Option<Instant>,
+}
+
+impl Window {
+    fn new(started: Instant, ack: Instant, timeout: Duration, cap: Option<Instant>) -> Window {
+        let mut w = Window {
+            started,
+            ack,
+            deadline: ack,
+            cap,
+        };
+        w.deadline = w.limit(ack + timeout);
+        w
+    }
+
+    /// `deadline`, or the cap if sooner.
+    fn limit(&self, deadline: Instant) -> Instant {
+        self.cap.map_or(deadline, |c| c.min(deadline))
+    }
 }
 
 fn backend_title(name: &str) -> &'static str {

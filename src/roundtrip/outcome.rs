@@ -40,6 +40,8 @@ pub enum Reason {
     Mismatch,
     /// The backend refused the query (4xx, unparsable answer, auth, unreachable).
     QueryFailed,
+    /// A pull path could not put its marker out (the log-line file is not writable).
+    ExposeFailed,
 }
 
 impl Reason {
@@ -50,6 +52,7 @@ impl Reason {
             Reason::Incomplete => "incomplete",
             Reason::Mismatch => "mismatch",
             Reason::QueryFailed => "query_failed",
+            Reason::ExposeFailed => "expose_failed",
         }
     }
 }
@@ -71,6 +74,8 @@ impl Serialize for Reason {
 #[serde(rename_all = "snake_case")]
 pub enum HopName {
     Export,
+    /// A pull path's first step: the marker set on `/metrics`, or the line written.
+    Expose,
     Ingest,
     Query,
     Search,
@@ -81,6 +86,7 @@ impl fmt::Display for HopName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             HopName::Export => "export",
+            HopName::Expose => "expose",
             HopName::Ingest => "ingest",
             HopName::Query => "query",
             HopName::Search => "search",
@@ -211,21 +217,70 @@ impl SignalOutcome {
 
     /// Sets status and reason from the hops and checks: the first failure decides.
     pub fn settle(&mut self) {
-        let failed_hop = self.hops.iter().find(|h| h.status == Status::Failed);
-        let failed_check = self.checks.iter().any(|c| c.status == Status::Failed);
-        match failed_hop {
-            Some(h) => {
-                self.status = Status::Failed;
-                self.reason = h.reason;
-            }
-            None if failed_check => {
-                self.status = Status::Failed;
-                self.reason = Some(Reason::Mismatch);
-            }
-            None => {
-                self.status = Status::Ok;
-                self.reason = None;
-            }
+        (self.status, self.reason) = verdict(&self.hops, &self.checks);
+    }
+}
+
+/// A verdict from hops and checks: the first failing hop's reason, else `mismatch` for a
+/// failed check, else ok.
+fn verdict(hops: &[Hop], checks: &[Check]) -> (Status, Option<Reason>) {
+    match hops.iter().find(|h| h.status == Status::Failed) {
+        Some(h) => (Status::Failed, h.reason),
+        None if checks.iter().any(|c| c.status == Status::Failed) => {
+            (Status::Failed, Some(Reason::Mismatch))
         }
+        None => (Status::Ok, None),
+    }
+}
+
+/// A pull path: a way into the backends that is not an OTLP push (incidents 4 and 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullPath {
+    /// `otel_canary_scrape_marker` on `serve`'s own `/metrics`, read back through the user's
+    /// scraper and Mimir/Prometheus.
+    Scrape,
+    /// A JSON line on stdout or in a file, read back through the agent that tails it into Loki.
+    LogLine,
+}
+
+impl PullPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullPath::Scrape => "scrape",
+            PullPath::LogLine => "log_line",
+        }
+    }
+}
+
+impl fmt::Display for PullPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything about one pull path in one probe: hops `expose`, `ingest`, `query`, `total`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PullOutcome {
+    pub path: PullPath,
+    pub status: Status,
+    pub reason: Option<Reason>,
+    pub hint: Option<String>,
+    /// What the probe put out and where: the marker series and value, or the line's file.
+    pub exposed: String,
+    pub read: Option<ReadView>,
+    pub hops: Vec<Hop>,
+    pub checks: Vec<Check>,
+    pub clues: Vec<Clue>,
+}
+
+impl PullOutcome {
+    pub fn hop(&self, name: HopName) -> Option<&Hop> {
+        self.hops.iter().find(|h| h.hop == name)
+    }
+
+    /// Sets status and reason from the hops, as for a signal.
+    pub fn settle(&mut self) {
+        (self.status, self.reason) = verdict(&self.hops, &self.checks);
     }
 }

@@ -56,6 +56,7 @@ struct BuildLabels {
 fn hop_name(h: HopName) -> &'static str {
     match h {
         HopName::Export => "export",
+        HopName::Expose => "expose",
         HopName::Ingest => "ingest",
         HopName::Query => "query",
         HopName::Search => "search",
