@@ -17,9 +17,21 @@ use std::time::Duration;
     after_help = "Start here:\n  otel-canary demo                                  # a probe against the built-in test stack\n  otel-canary emit --endpoint http://collector:4318 # one probe to your collector\n\nExit codes: 0 every check passed, 1 a signal failed, 2 usage or configuration error."
 )]
 pub struct Cli {
-    /// Diagnostic log level on stderr (error, warn, info, debug, trace).
-    #[arg(long, global = true, default_value = "warn", env = "OTEL_CANARY_LOG")]
-    pub log_level: String,
+    /// Diagnostic log level on stderr (error, warn, info, debug, trace) [default: info for
+    /// serve, warn otherwise].
+    #[arg(long, global = true, env = "OTEL_CANARY_LOG", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    /// Format of the diagnostic log on stderr: text for people, json (one object per line)
+    /// for log pipelines.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "OTEL_CANARY_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
 
     #[command(subcommand)]
     pub command: Command,
@@ -47,7 +59,48 @@ pub enum Command {
     /// TLS or path, each named in one line. Sends only empty OTLP exports (no data).
     #[command(after_help = DOCTOR_EXAMPLES)]
     Doctor(Box<DoctorArgs>),
+    /// Run scenarios on a schedule and expose the results for Prometheus: /metrics,
+    /// blackbox-style /probe, /api/v1/last, health; plus the scrape and log-line pull paths.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(Box<ServeArgs>),
 }
+
+/// Format of the diagnostic log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+const SERVE_EXAMPLES: &str = "Examples:
+  # Every shipped or local scenario file in a directory, every 30 s, metrics on :9464:
+  otel-canary serve --scenario scenarios/
+
+  # One scenario every 15 s, JSON logs, at most 2 probes in flight:
+  otel-canary serve --scenario local-lgtm --interval 15s --max-in-flight 2 --log-format json
+
+  # No scenario: the flags (as for `run`) make one scenario called `default`:
+  otel-canary serve --endpoint http://collector:4318 --tempo http://tempo:3200 \\
+      --loki http://loki:3100 --mimir http://mimir:9009
+
+Endpoints (on --listen):
+  /metrics                   OpenMetrics: otel_canary_probes_total, _probe_failures_total{reason},
+                             _hop_duration_seconds, _signal_up, _last_success_timestamp_seconds,
+                             _probes_skipped_total, _build_info, _scrape_marker
+  /probe?scenario=NAME       one probe now, answered with its own metrics and probe_success
+                             (blackbox_exporter style; honours X-Prometheus-Scrape-Timeout-Seconds)
+  /api/v1/last[?scenario=]   the latest report per scenario (schema otel-canary/run/v1)
+  /-/healthy, /-/ready       liveness; ready once every scenario finished a probe
+
+Pull paths, per scenario file ([pull] section):
+  scrape = true              expose otel_canary_scrape_marker{scenario} here and wait for it in
+                             Mimir/Prometheus, through your scraper (incident 4)
+  log_line = \"stdout\"        or a file path: write {\"msg\":\"otel-canary probe <id>\",...} and wait
+                             for it in Loki, through the agent that tails it (incident 5)
+
+A probe may outlive the interval; at most --max-in-flight run per scenario, the rest are
+counted in otel_canary_probes_skipped_total. SIGTERM or Ctrl-C: no new probes, running ones
+get --shutdown-grace to finish, exit 0.";
 
 const EMIT_EXAMPLES: &str = "Examples:
   # To a collector's OTLP/HTTP receiver (/v1/<signal> is appended):
@@ -442,6 +495,34 @@ pub struct RunArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// A scenario file, a shipped scenario's name, or a directory of *.toml scenarios
+    /// (repeatable). Each runs on its own schedule under its file name. Flags override it.
+    #[arg(long = "scenario", value_name = "FILE|NAME|DIR")]
+    pub scenarios: Vec<String>,
+    /// Time between probes of a scenario; each wait varies by up to 10 % so scenarios and
+    /// replicas do not probe in step.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub interval: Duration,
+    /// Probes of one scenario allowed to run at once (deadlines outlast intervals); a tick
+    /// finding them all busy is skipped and counted.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]
+    pub max_in_flight: u32,
+    /// Address of the HTTP server: `:9464` (every interface), `127.0.0.1:9464`, `[::1]:9464`.
+    #[arg(long, default_value = ":9464", value_parser = parse_listen, value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// On SIGTERM/Ctrl-C, how long running probes may take to finish before they are dropped.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub shutdown_grace: Duration,
+    #[command(flatten)]
+    pub export: ExportArgs,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct DoctorArgs {
     /// Host to scan (name or address) [default: the host of the configured OTLP endpoint,
     /// else 127.0.0.1].
@@ -514,6 +595,25 @@ pub struct DemoArgs {
     /// Report format.
     #[arg(long, value_enum, default_value = "human")]
     pub output: Output,
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("'{s}' is not a duration like 30s or 1m: {e}")),
+    }
+}
+
+/// `:PORT` means every interface, as Prometheus exporters write it.
+fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    let full = match s.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => s.to_string(),
+    };
+    full.parse().map_err(|_| {
+        format!("'{s}' is not a listen address like :9464, 127.0.0.1:9464 or [::]:9464")
+    })
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {

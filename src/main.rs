@@ -2,8 +2,30 @@
 //! exit code (0 ok, 1 a signal failed, 2 usage or configuration error).
 
 use clap::Parser;
-use otel_canary::cli::Cli;
+use otel_canary::cli::{Cli, Command, LogFormat};
 use std::process::ExitCode;
+
+/// Diagnostics go to stderr (stdout carries reports, and `serve`'s log line); `serve` logs
+/// each failed probe at warn and each start and finish at info, so it defaults to info.
+fn init_logging(cli: &Cli) {
+    let default = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    let level = cli.log_level.as_deref().unwrap_or(default);
+    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| {
+        eprintln!("warning: log level '{level}' is not understood; using {default}");
+        tracing_subscriber::EnvFilter::new(default)
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -13,12 +35,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

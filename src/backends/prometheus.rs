@@ -303,17 +303,15 @@ pub fn judge_scrape_marker(samples: &[Sample], marker: f64) -> Result<MetricSeen
             labels: hit.labels.clone(),
         });
     }
-    Err(
-        match samples.iter().map(|s| s.value).reduce(f64::max) {
-            Some(newest) => format!(
-                "the newest scraped marker is {} ({:.1} s older than this probe's {})",
-                fmt_value(newest),
-                (marker - newest) / 1000.0,
-                fmt_value(marker)
-            ),
-            None => "no scrape marker series yet".to_string(),
-        },
-    )
+    Err(match samples.iter().map(|s| s.value).reduce(f64::max) {
+        Some(newest) => format!(
+            "the newest scraped marker is {} ({:.1} s older than this probe's {})",
+            fmt_value(newest),
+            (marker - newest) / 1000.0,
+            fmt_value(marker)
+        ),
+        None => "no scrape marker series yet".to_string(),
+    })
 }
 
 /// A series that looks like the canary's marker but was not found by the configured query.

@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod emit;
 pub mod lab;
 pub mod run;
+pub mod serve;
 
 use crate::cli::{Cli, Command};
 use crate::config::ConfigError;
@@ -21,5 +22,6 @@ pub async fn run(cli: Cli) -> Result<u8, ConfigError> {
         Command::Run(args) => run::run(&args, &env).await,
         Command::Demo(args) => demo::run(&args).await,
         Command::Doctor(args) => doctor::run(&args, &env).await,
+        Command::Serve(args) => serve::run(&args, &env).await,
     }
 }

@@ -104,7 +104,16 @@ pub fn prepare(args: &RunArgs, env: &EnvSnapshot) -> Result<Prepared, ConfigErro
 /// Runs the prepared round trip once and builds the report (the probe is returned too, for
 /// callers that check what arrived).
 pub async fn run_once(p: &Prepared, progress: &dyn Progress) -> (RunReport, Probe) {
-    let outcome = p.roundtrip.run(progress).await;
+    run_once_until(p, progress, None).await
+}
+
+/// `run_once` with every read deadline cut at `cap` (`serve`'s `/probe`).
+pub async fn run_once_until(
+    p: &Prepared,
+    progress: &dyn Progress,
+    cap: Option<std::time::Instant>,
+) -> (RunReport, Probe) {
+    let outcome = p.roundtrip.run_until(progress, cap).await;
     let report = RunReport {
         probe: ProbeView::of(&outcome.probe),
         resource: ResourceView::of(&p.resource),

@@ -65,7 +65,10 @@ impl PullTarget {
 
 /// The default marker query for a scenario.
 pub fn scrape_marker_query(scenario: &str) -> String {
-    format!("{SCRAPE_MARKER_METRIC}{{scenario=\"{}\"}}", escape_label(scenario))
+    format!(
+        "{SCRAPE_MARKER_METRIC}{{scenario=\"{}\"}}",
+        escape_label(scenario)
+    )
 }
 
 fn escape_label(v: &str) -> String {
@@ -104,7 +107,11 @@ pub fn resolve_pull_target(
                 .as_ref()
                 .map(|v| sc.sourced(v, "pull.scrape_selector"))
                 .unwrap_or_else(|| Sourced::default_value(scrape_marker_query(name))),
-            timeout: duration(&p.scrape_timeout, "pull.scrape_timeout", DEFAULT_SCRAPE_TIMEOUT)?,
+            timeout: duration(
+                &p.scrape_timeout,
+                "pull.scrape_timeout",
+                DEFAULT_SCRAPE_TIMEOUT,
+            )?,
         });
     }
     if let Some(v) = &p.log_line {

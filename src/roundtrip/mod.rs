@@ -165,6 +165,11 @@ impl RoundTrip {
         })
     }
 
+    /// Where this round trip reads back from.
+    pub fn read_target(&self) -> &ReadTarget {
+        &self.read
+    }
+
     /// The signals this round trip probes, in order.
     pub fn signals(&self) -> Vec<Signal> {
         self.exporter.signals()

@@ -82,16 +82,22 @@ pub enum HopName {
     Total,
 }
 
-impl fmt::Display for HopName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl HopName {
+    pub fn as_str(self) -> &'static str {
+        match self {
             HopName::Export => "export",
             HopName::Expose => "expose",
             HopName::Ingest => "ingest",
             HopName::Query => "query",
             HopName::Search => "search",
             HopName::Total => "total",
-        })
+        }
+    }
+}
+
+impl fmt::Display for HopName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

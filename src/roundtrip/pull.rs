@@ -112,16 +112,14 @@ impl RoundTrip {
             Some((api, b)) => (api_name(*api), b),
             None => return out,
         };
-        out.read = Some(self.read_view(
-            backend,
-            b,
-            reader.query(),
-            check.timeout.value,
-        ));
+        out.read = Some(self.read_view(backend, b, reader.query(), check.timeout.value));
         let window = Window::new(started, Instant::now(), check.timeout.value, cap);
-        let polled = poll(window.ack.into(), window.deadline.into(), self.policy, || {
-            reader.read_scrape_marker(probe.marker)
-        })
+        let polled = poll(
+            window.ack.into(),
+            window.deadline.into(),
+            self.policy,
+            || reader.read_scrape_marker(probe.marker),
+        )
         .await;
         let expose = out.hops[0].seconds.unwrap_or_default();
         let (hops, seen, failure) = hops_from_poll(polled, expose, window.started);

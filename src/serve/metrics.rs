@@ -4,8 +4,7 @@
 //! owned here and passed around explicitly (no globals), so tests and `/probe` can build their
 //! own.
 
-use crate::roundtrip::outcome::{HopName, SignalOutcome, Status};
-use crate::signal::Signal;
+use crate::roundtrip::outcome::{Hop, PullOutcome, Reason, SignalOutcome, Status};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -53,25 +52,6 @@ struct BuildLabels {
     version: &'static str,
 }
 
-fn hop_name(h: HopName) -> &'static str {
-    match h {
-        HopName::Export => "export",
-        HopName::Expose => "expose",
-        HopName::Ingest => "ingest",
-        HopName::Query => "query",
-        HopName::Search => "search",
-        HopName::Total => "total",
-    }
-}
-
-fn signal_name(s: Signal) -> &'static str {
-    match s {
-        Signal::Trace => "trace",
-        Signal::Log => "log",
-        Signal::Metric => "metric",
-    }
-}
-
 fn new_histogram() -> Histogram {
     Histogram::new(HOP_BUCKETS)
 }
@@ -85,6 +65,7 @@ pub struct CanaryMetrics {
     hop_seconds: Family<HopLabels, Histogram, fn() -> Histogram>,
     signal_up: Family<SignalLabels, Gauge>,
     last_success: Family<SignalLabels, Gauge<f64, AtomicU64>>,
+    scrape_marker: Family<ScenarioLabels, Gauge>,
 }
 
 impl Default for CanaryMetrics {
@@ -133,6 +114,12 @@ impl CanaryMetrics {
             "Probes not started because --max-in-flight probes were still running",
             skipped.clone(),
         );
+        let scrape_marker = Family::<ScenarioLabels, Gauge>::default();
+        registry.register(
+            "otel_canary_scrape_marker",
+            "The scrape path's marker: the latest probe's marker (ms since the epoch), to be carried to Mimir/Prometheus by the scraper",
+            scrape_marker.clone(),
+        );
         registry.register(
             "otel_canary_build",
             "The running otel-canary's version",
@@ -148,56 +135,85 @@ impl CanaryMetrics {
             hop_seconds,
             signal_up,
             last_success,
+            scrape_marker,
         }
+    }
+
+    /// Puts a probe's marker on the page for the scraper (the scrape pull path).
+    pub fn set_scrape_marker(&self, scenario: &str, marker: f64) {
+        self.scrape_marker
+            .get_or_create(&ScenarioLabels {
+                scenario: scenario.to_string(),
+            })
+            .set(marker as i64);
     }
 
     /// Counts one finished probe of `scenario`: its hops, its failures, and each signal's
     /// up/down state. Skipped signals (no backend to read from) leave `signal_up` alone.
     pub fn record(&self, scenario: &str, signals: &[SignalOutcome], finished: SystemTime) {
-        let scenario = scenario.to_string();
         self.probes
             .get_or_create(&ScenarioLabels {
-                scenario: scenario.clone(),
+                scenario: scenario.to_string(),
             })
             .inc();
+        for s in signals {
+            let lane = (s.signal.as_str(), s.status, s.reason);
+            self.record_lane(scenario, lane, &s.hops, finished);
+        }
+    }
+
+    /// Counts the pull paths of a probe `record` already counted; the path is the `signal`
+    /// label (`scrape`, `log_line`), so dashboards and alerts treat them alike.
+    pub fn record_pulls(&self, scenario: &str, pulls: &[PullOutcome], finished: SystemTime) {
+        for p in pulls {
+            let lane = (p.path.as_str(), p.status, p.reason);
+            self.record_lane(scenario, lane, &p.hops, finished);
+        }
+    }
+
+    fn record_lane(
+        &self,
+        scenario: &str,
+        (signal, status, reason): (&'static str, Status, Option<Reason>),
+        hops: &[Hop],
+        finished: SystemTime,
+    ) {
+        let scenario = scenario.to_string();
         let now = finished
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        for s in signals {
-            let signal = signal_name(s.signal);
-            for h in s.hops.iter().filter(|h| h.status == Status::Ok) {
-                if let Some(secs) = h.seconds {
-                    self.hop_seconds
-                        .get_or_create(&HopLabels {
-                            scenario: scenario.clone(),
-                            signal,
-                            hop: hop_name(h.hop),
-                        })
-                        .observe(secs);
-                }
+        for h in hops.iter().filter(|h| h.status == Status::Ok) {
+            if let Some(secs) = h.seconds {
+                self.hop_seconds
+                    .get_or_create(&HopLabels {
+                        scenario: scenario.clone(),
+                        signal,
+                        hop: h.hop.as_str(),
+                    })
+                    .observe(secs);
             }
-            let labels = SignalLabels {
-                scenario: scenario.clone(),
-                signal,
-            };
-            match (s.status, s.reason) {
-                (Status::Failed, reason) => {
-                    self.failures
-                        .get_or_create(&FailureLabels {
-                            scenario: scenario.clone(),
-                            signal,
-                            reason: reason.map_or("unknown", |r| r.as_str()),
-                        })
-                        .inc();
-                    self.signal_up.get_or_create(&labels).set(0);
-                }
-                (Status::Ok, _) => {
-                    self.signal_up.get_or_create(&labels).set(1);
-                    self.last_success.get_or_create(&labels).set(now);
-                }
-                (Status::Skipped, _) => {}
+        }
+        let labels = SignalLabels {
+            scenario: scenario.clone(),
+            signal,
+        };
+        match status {
+            Status::Failed => {
+                self.failures
+                    .get_or_create(&FailureLabels {
+                        scenario,
+                        signal,
+                        reason: reason.map_or("unknown", |r| r.as_str()),
+                    })
+                    .inc();
+                self.signal_up.get_or_create(&labels).set(0);
             }
+            Status::Ok => {
+                self.signal_up.get_or_create(&labels).set(1);
+                self.last_success.get_or_create(&labels).set(now);
+            }
+            Status::Skipped => {}
         }
     }
 
@@ -222,7 +238,8 @@ impl CanaryMetrics {
 mod tests {
     use super::*;
     use crate::diagnose::error_class::ErrorClass;
-    use crate::roundtrip::outcome::{Hop, Reason};
+    use crate::roundtrip::outcome::{Hop, HopName, Reason};
+    use crate::signal::Signal;
 
     fn outcome(signal: Signal, status: Status, reason: Option<Reason>) -> SignalOutcome {
         let export = crate::emit::outcome::ExportOutcome {
