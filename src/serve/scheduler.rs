@@ -40,6 +40,9 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(schedule.max_in_flight));
     let mut running: JoinSet<()> = JoinSet::new();
     let mut next = Instant::now() + first_delay(schedule.interval);
+    // Ticks skipped in a row: the first is logged, the rest summed up when a slot frees, so
+    // a slow backend does not flood the log at short intervals.
+    let mut skipped_in_a_row = 0u64;
     loop {
         tokio::select! {
             _ = sleep_until(next) => {}
@@ -57,6 +60,14 @@ pub async fn run(
         next = (next + jittered(schedule.interval)).max(Instant::now());
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
+                if skipped_in_a_row > 1 {
+                    tracing::warn!(
+                        scenario = %scenario.name,
+                        skipped = skipped_in_a_row,
+                        "{skipped_in_a_row} probes skipped in a row before a slot freed"
+                    );
+                }
+                skipped_in_a_row = 0;
                 let (state, scenario) = (state.clone(), scenario.clone());
                 running.spawn(async move {
                     state.probe_and_record(&scenario).await;
@@ -65,6 +76,10 @@ pub async fn run(
             }
             Err(_) => {
                 state.metrics.skipped(&scenario.name);
+                skipped_in_a_row += 1;
+                if skipped_in_a_row > 1 {
+                    continue;
+                }
                 tracing::warn!(
                     scenario = %scenario.name,
                     in_flight = schedule.max_in_flight,

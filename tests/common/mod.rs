@@ -118,6 +118,7 @@ pub async fn replay(canned: Canned) -> SocketAddr {
 }
 
 pub mod real_backends;
+pub mod serve_process;
 
 /// A self-signed certificate for 127.0.0.1 and localhost, for lab servers that speak TLS.
 pub fn self_signed_tls() -> LabTls {
