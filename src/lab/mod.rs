@@ -4,6 +4,7 @@
 //! `demo`.
 
 pub mod backend_otlp;
+pub mod exposition;
 pub mod faults;
 pub mod http_util;
 mod lexing;
