@@ -306,6 +306,11 @@ fn matching_sets(
                     "invalid parameter \"match[]\": 1:1: parse error: expected vector selector, got call in {s:?}"
                 )));
             }
+            Ok(Expr::Compare(..)) => {
+                return Err(bad_data(format!(
+                    "invalid parameter \"match[]\": 1:1: parse error: expected vector selector, got binary expression in {s:?}"
+                )));
+            }
             Err(e) => return Err(bad_data(format!("invalid parameter \"match[]\": {e}"))),
         }
     }
