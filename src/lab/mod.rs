@@ -1,7 +1,8 @@
 //! The built-in stack: in-memory stand-ins for an OTLP collector and for the Tempo, Loki and
 //! Prometheus/Mimir query APIs, answering exactly as the real servers do (shared/fixtures),
-//! with fault switches to reproduce field incidents. Used by tests, `otel-canary lab` and
-//! `demo`.
+//! with fault switches to reproduce field incidents; plus a Prometheus-style scraper, so the
+//! metrics pull path (a `/metrics` page) can be proven too. Used by tests, `otel-canary lab`
+//! and `demo`.
 
 pub mod backend_otlp;
 pub mod exposition;
@@ -21,6 +22,8 @@ pub mod prom_api;
 pub mod prom_mapping;
 pub mod promql;
 pub mod receivers;
+pub mod scrape_store;
+pub mod scraper;
 pub mod stack;
 pub mod store;
 pub mod tempo_api;
@@ -33,6 +36,7 @@ pub mod traceql;
 pub use faults::{FaultSetting, Faults, SignalFault, parse_fault_spec};
 pub use pipeline::{PipelineCounters, Transport};
 pub use receivers::{LabReceivers, ReceiverConfig};
+pub use scraper::ScrapeTarget;
 pub use stack::{LabStack, LabStackConfig};
 pub use store::{Received, ReceivedVia, Store};
 pub use tls::LabTls;
@@ -47,6 +51,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[derive(Debug, Default)]
 pub struct LabState {
     pub store: Store,
+    /// What the lab's scraper pulled from `/metrics` pages (the pull path for metrics).
+    pub scraped: scrape_store::ScrapeStore,
     pub faults: Faults,
     /// What the collector's `/metrics` and Tempo's `/metrics` count.
     pub pipeline: PipelineCounters,
