@@ -111,14 +111,15 @@ impl OpenFile {
     }
 }
 
-/// Follows one path across creation, truncation and replacement.
-pub struct Follower {
+/// Follows one path across creation, truncation and replacement; synchronous, so the task
+/// runs it off the async threads and the tests drive it without a runtime.
+pub(crate) struct Follower {
     path: PathBuf,
     open: Option<OpenFile>,
 }
 
 impl Follower {
-    pub fn new(path: impl Into<PathBuf>) -> Follower {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> Follower {
         Follower {
             path: path.into(),
             open: None,
@@ -127,7 +128,7 @@ impl Follower {
 
     /// The complete lines written since the last call, without their newline. Never fails: a
     /// missing or unreadable path just has no new lines yet.
-    pub fn poll(&mut self) -> Vec<String> {
+    pub(crate) fn poll(&mut self) -> Vec<String> {
         let mut lines = Vec::new();
         let now = std::fs::metadata(&self.path)
             .ok()
