@@ -153,6 +153,9 @@ const LAB_EXAMPLES: &str = "Examples:
   # Multi-tenant backends (X-Scope-OrgID required, each tenant sees its own data):
   otel-canary lab --require-tenant
 
+  # Pull paths: scrape a /metrics page every 5 s, tail a log file:
+  otel-canary lab --scrape http://127.0.0.1:9464/metrics --scrape-interval 5s --tail /var/log/canary.log
+
   # Reproduce incidents: traces acknowledged but lost, logs 2 s late, search 8 s behind,
   # Mimir queries failing, trace exports refused, one log record rejected:
   otel-canary lab --fault trace:drop --fault log:ingest-delay=2s --fault trace:search-delay=8s \\
@@ -176,6 +179,7 @@ The field incidents (docs: shared incidents.md), reproduced:
   1  wrong port:         otel-canary lab --http-port 4319     (then run against :4318)
   2  gRPC on the HTTP port: otel-canary lab --grpc-port 4318 --http-port 4319
   3  TLS-only receivers: otel-canary lab --tls-cert cert.pem --tls-key key.pem
+  4  scrape path: otel-canary serve … then otel-canary lab --scrape http://127.0.0.1:9464/metrics
   5  logs accepted, never forwarded: --fault log:drop, or --fault log:export-fail
   6  traces accepted, Tempo empty:   --fault trace:drop
   8  spans refused inside Tempo:     --fault trace:ingester-fail
@@ -585,6 +589,21 @@ pub struct LabArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Scrape this /metrics page as Prometheus 2.53 would (repeatable) and serve what it
+    /// exposes, plus up and scrape_duration_seconds, on the Mimir/Prometheus port: the pull
+    /// path of `otel-canary serve`'s marker.
+    #[arg(long = "scrape", value_name = "URL")]
+    pub scrape: Vec<String>,
+    /// How often each --scrape page is scraped; the scrape timeout is min(this, 10s).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub scrape_interval: std::time::Duration,
+    /// The job label of scraped series.
+    #[arg(long, value_name = "NAME", default_value = "otel-canary")]
+    pub scrape_job: String,
+    /// Tail this log file as Promtail or Alloy would (repeatable; it may not exist yet) and
+    /// serve its lines on the Loki port, in the stream {job="otel-canary", filename="FILE"}.
+    #[arg(long = "tail", value_name = "FILE")]
+    pub tail: Vec<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -136,6 +136,7 @@ fn bad_run_and_lab_input_exits_2_naming_the_input() {
         "[read]\ntempo = \"http://t:3200\"\nlokki = \"x\"\n",
     );
     let bad_url = path("bad-url.toml", "[read]\nloki = \"loki:3100\"\n");
+    let dir_path = dir.path().to_string_lossy().into_owned();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["run", "--tempo", "not a url"], "--tempo"),
         (vec!["run", "--loki", "ftp://loki:3100"], "--loki"),
@@ -187,6 +188,21 @@ fn bad_run_and_lab_input_exits_2_naming_the_input() {
             "--tls-cert",
         ),
         (vec!["lab", "--tls-cert", &not_pem], "--tls-key"),
+        (
+            vec!["lab", "--scrape", "ftp://127.0.0.1:9464/metrics"],
+            "--scrape: ftp://127.0.0.1:9464/metrics",
+        ),
+        (
+            vec!["lab", "--scrape", "127.0.0.1:9464/metrics"],
+            "127.0.0.1:9464/metrics",
+        ),
+        (vec!["lab", "--scrape-interval", "0s"], "--scrape-interval"),
+        (
+            vec!["lab", "--scrape-interval", "often"],
+            "--scrape-interval",
+        ),
+        (vec!["lab", "--scrape-job", ""], "--scrape-job"),
+        (vec!["lab", "--tail", &dir_path], &dir_path),
     ];
     for (args, names) in cases {
         let out = run_bin(&args, &[]);

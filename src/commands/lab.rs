@@ -1,12 +1,14 @@
 //! `otel-canary lab`: the whole built-in stack (OTLP receivers plus in-memory Tempo, Loki and
 //! Prometheus/Mimir APIs) on the usual ports, for pointing apps, collectors and the canary at,
-//! until Ctrl-C. Faults from `--fault` and `--require-tenant` reproduce field incidents.
+//! until Ctrl-C. Faults from `--fault` and `--require-tenant` reproduce field incidents;
+//! `--scrape` and `--tail` make the lab the scraper and the log agent of the pull paths.
 
 use crate::cli::LabArgs;
 use crate::config::ConfigError;
 use crate::lab::tls::LabTls;
 use crate::lab::{
-    LabStack, LabStackConfig, LabState, ReceiverConfig, SignalFault, parse_fault_spec,
+    LabStack, LabStackConfig, LabState, ReceiverConfig, ScrapeTarget, SignalFault,
+    parse_fault_spec, tail_store, tailer,
 };
 use crate::signal::Signal;
 use std::collections::BTreeMap;
@@ -83,9 +85,41 @@ fn lab_tls(args: &LabArgs) -> Result<Option<LabTls>, ConfigError> {
     Ok(Some(tls))
 }
 
+/// The --scrape targets with --scrape-interval and --scrape-job, checked before anything
+/// listens so a bad value is a usage error naming it.
+fn scrape_targets(args: &LabArgs) -> Result<Vec<ScrapeTarget>, ConfigError> {
+    if args.scrape_interval.is_zero() {
+        return Err(ConfigError::new("--scrape-interval", "must be above zero"));
+    }
+    if args.scrape_job.trim().is_empty() {
+        return Err(ConfigError::new("--scrape-job", "must not be empty"));
+    }
+    args.scrape
+        .iter()
+        .map(|url| {
+            let mut target =
+                ScrapeTarget::new(url).map_err(|e| ConfigError::new("--scrape", e.to_string()))?;
+            target.interval = args.scrape_interval;
+            target.job = args.scrape_job.clone();
+            Ok(target)
+        })
+        .collect()
+}
+
+/// The --tail files, checked the same way: one that exists must be a readable regular file.
+fn tail_files(args: &LabArgs) -> Result<(), ConfigError> {
+    for path in &args.tail {
+        tailer::check(path)
+            .map_err(|e| ConfigError::new("--tail", format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
 pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
     let faults = parse_faults(&args.faults)?;
     let tls = lab_tls(args)?;
+    let scrape = scrape_targets(args)?;
+    tail_files(args)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let config = LabStackConfig {
         receivers: ReceiverConfig {
@@ -115,6 +149,14 @@ pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
         lab.start_collector_metrics(SocketAddr::new(args.bind, args.collector_metrics_port))
             .await
             .map_err(cannot_listen)?;
+    }
+    for target in scrape {
+        lab.start_scraper(target)
+            .map_err(|e| ConfigError::new("--scrape", e.to_string()))?;
+    }
+    for path in &args.tail {
+        lab.start_tailer(path)
+            .map_err(|e| ConfigError::new("--tail", format!("{}: {e}", path.display())))?;
     }
     let r = &lab.receivers;
     eprintln!("otel-canary lab: the built-in test stack is up (Ctrl-C to stop)");
@@ -154,10 +196,30 @@ pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
             "single-tenant (X-Scope-OrgID ignored)"
         }
     );
+    for url in &args.scrape {
+        eprintln!(
+            "  scrape     {url} every {} as job=\"{}\"   (query up, or the page's metrics, on {})",
+            humantime::format_duration(args.scrape_interval),
+            args.scrape_job,
+            lab.mimir_url()
+        );
+    }
+    for path in &args.tail {
+        let labels: Vec<String> = tail_store::stream_labels(&path.to_string_lossy())
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        eprintln!(
+            "  tail       {}   (Loki stream {{{}}})",
+            path.display(),
+            labels.join(", ")
+        );
+    }
     for (signal, fault) in &faults {
         eprintln!("  fault {}", describe(*signal, fault));
     }
     let mut last = 0;
+    let mut last_health = BTreeMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     loop {
         tokio::select! {
@@ -170,8 +232,24 @@ pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
                     eprintln!("received: {} trace, {} log, {} metric requests",
                         count(Signal::Trace), count(Signal::Log), count(Signal::Metric));
                 }
+                report_scrape_changes(&lab, &mut last_health);
             }
         }
     }
     Ok(0)
+}
+
+/// One line per target whose health changed since the last look (up, or down with the error).
+fn report_scrape_changes(lab: &LabStack, last: &mut BTreeMap<String, (bool, String)>) {
+    for (url, h) in lab.state.scraped.health() {
+        let now = (h.up, h.last_error.clone());
+        if last.get(&url) != Some(&now) {
+            if h.up {
+                eprintln!("scrape {url}: up ({} samples)", h.samples);
+            } else {
+                eprintln!("scrape {url}: down: {}", h.last_error);
+            }
+            last.insert(url, now);
+        }
+    }
 }

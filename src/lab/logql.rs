@@ -475,6 +475,29 @@ mod tests {
     }
 
     #[test]
+    fn chained_line_filters_must_all_hold() {
+        let Expr::Log(q) =
+            parse(r#"{job="otel-canary"} |= "otel-canary probe X" |= "canary_path""#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(q.stages.len(), 2);
+        let entry = |line: &str| LokiEntry {
+            ts_ns: 1,
+            line: line.to_string(),
+            labels: BTreeMap::from([("job".to_string(), "otel-canary".to_string())]),
+            metadata: BTreeMap::new(),
+        };
+        let both = entry(r#"{"msg":"otel-canary probe X","canary_path":"stdout"}"#);
+        assert!(q.selects(&both) && q.keeps(&both));
+        assert!(!q.keeps(&entry(
+            r#"{"msg":"otel-canary probe Y","canary_path":"stdout"}"#
+        )));
+        assert!(!q.keeps(&entry("otel-canary probe X")));
+        assert!(!q.keeps(&entry(r#"{"canary_path":"stdout"}"#)));
+    }
+
+    #[test]
     fn errors_look_like_lokis() {
         assert_eq!(
             parse(r#"{service_name="otel-canary" | canary_probe_id="#)

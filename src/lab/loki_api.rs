@@ -1,7 +1,8 @@
 //! The lab's Loki (Loki 3.6's port 3100): OTLP push at `/otlp/v1/logs`, `query_range` with the
 //! LogQL subset in `logql`, instant `count_over_time`, labels, label values, series,
 //! readiness and build info, each answering with Loki's exact status, Content-Type and body
-//! shape (shared/fixtures/loki).
+//! shape (shared/fixtures/loki). Lines the lab's tailer read from files (`lab::tailer`) are
+//! queried alongside the pushed ones.
 
 use super::LabState;
 use super::backend_otlp::{self, Backend};
@@ -99,14 +100,16 @@ fn query(state: &LabState, inc: &Incoming) -> Response {
     result.unwrap_or_else(|r| *r)
 }
 
-/// Every stored entry this scope may read now.
+/// Every stored entry this scope may read now: what OTLP pushes wrote plus, in the
+/// single-tenant view only, what the tailer read from files (`lab::tail_store` on tenancy).
+/// Log faults other than `query-error` belong to the OTLP pipeline and leave tailed lines be.
 fn entries(state: &LabState, scope: &TenantScope) -> Vec<LokiEntry> {
     let map = if state.faults.get(Signal::Log).loki_exporter {
         loki_exporter_mapping::entries
     } else {
         loki_mapping::entries
     };
-    tenancy::readable(
+    let mut all: Vec<LokiEntry> = tenancy::readable(
         state,
         Signal::Log,
         scope,
@@ -118,7 +121,11 @@ fn entries(state: &LabState, scope: &TenantScope) -> Vec<LokiEntry> {
         Payload::Log(req) => map(req, nanos_of(r.at)),
         _ => Vec::new(),
     })
-    .collect()
+    .collect();
+    if *scope == TenantScope::All {
+        all.extend(state.tailed.entries());
+    }
+    all
 }
 
 fn time_param(inc: &Incoming, name: &str, default: i128) -> Reply<i128> {

@@ -1,9 +1,11 @@
 //! The built-in stack: in-memory stand-ins for an OTLP collector and for the Tempo, Loki and
 //! Prometheus/Mimir query APIs, answering exactly as the real servers do (shared/fixtures),
-//! with fault switches to reproduce field incidents. Used by tests, `otel-canary lab` and
-//! `demo`.
+//! with fault switches to reproduce field incidents; plus a Prometheus-style scraper and a
+//! file tailer, so the pull paths (a `/metrics` page, a log file) can be proven too. Used by
+//! tests, `otel-canary lab` and `demo`.
 
 pub mod backend_otlp;
+pub mod exposition;
 pub mod faults;
 pub mod http_util;
 mod lexing;
@@ -20,8 +22,12 @@ pub mod prom_api;
 pub mod prom_mapping;
 pub mod promql;
 pub mod receivers;
+pub mod scrape_store;
+pub mod scraper;
 pub mod stack;
 pub mod store;
+pub mod tail_store;
+pub mod tailer;
 pub mod tempo_api;
 pub mod tempo_data;
 pub mod tempo_json;
@@ -32,6 +38,7 @@ pub mod traceql;
 pub use faults::{FaultSetting, Faults, SignalFault, parse_fault_spec};
 pub use pipeline::{PipelineCounters, Transport};
 pub use receivers::{LabReceivers, ReceiverConfig};
+pub use scraper::ScrapeTarget;
 pub use stack::{LabStack, LabStackConfig};
 pub use store::{Received, ReceivedVia, Store};
 pub use tls::LabTls;
@@ -46,6 +53,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[derive(Debug, Default)]
 pub struct LabState {
     pub store: Store,
+    /// What the lab's scraper pulled from `/metrics` pages (the pull path for metrics).
+    pub scraped: scrape_store::ScrapeStore,
+    /// What the lab's tailer read from log files (the pull path for logs).
+    pub tailed: tail_store::TailStore,
     pub faults: Faults,
     /// What the collector's `/metrics` and Tempo's `/metrics` count.
     pub pipeline: PipelineCounters,

@@ -3,6 +3,7 @@
 //! (Mimir) and `/api/v1/…` (Prometheus): instant and range queries with the PromQL subset in
 //! `promql`, series, labels, label values, build info and readiness, answering with the
 //! servers' exact status, Content-Type and body shape (shared/fixtures/mimir, prometheus).
+//! Series the lab's scraper stored (`lab::scraper`) are queried alongside the pushed ones.
 
 use super::LabState;
 use super::backend_otlp::{self, Backend};
@@ -148,8 +149,17 @@ fn success(data: String) -> Response {
     )
 }
 
-/// Every stored series this scope may read now.
+/// Every stored series this scope may read now: what OTLP pushes wrote plus, in the
+/// single-tenant view only, what the scraper stored (`lab::scrape_store` on tenancy).
 fn all_series(state: &LabState, scope: &TenantScope) -> BTreeMap<Labels, Vec<(i64, f64)>> {
+    let mut all = pushed_series(state, scope);
+    if *scope == TenantScope::All {
+        promql::merge_series(&mut all, state.scraped.series());
+    }
+    all
+}
+
+fn pushed_series(state: &LabState, scope: &TenantScope) -> BTreeMap<Labels, Vec<(i64, f64)>> {
     let samples = tenancy::readable(
         state,
         Signal::Metric,
@@ -304,6 +314,11 @@ fn matching_sets(
             Ok(Expr::LastOverTime(..)) => {
                 return Err(bad_data(format!(
                     "invalid parameter \"match[]\": 1:1: parse error: expected vector selector, got call in {s:?}"
+                )));
+            }
+            Ok(Expr::Compare(..)) => {
+                return Err(bad_data(format!(
+                    "invalid parameter \"match[]\": 1:1: parse error: expected vector selector, got binary expression in {s:?}"
                 )));
             }
             Err(e) => return Err(bad_data(format!("invalid parameter \"match[]\": {e}"))),

@@ -1,7 +1,9 @@
 //! The PromQL subset the lab's Prometheus/Mimir understands: a vector selector
 //! (`name{l="v", m=~"re", …}` or `{__name__="…", …}` with `=`, `!=`, `=~`, `!~`; regexes fully
-//! anchored) and `last_over_time(<selector>[<range>])`, evaluated with Prometheus' lookback
-//! (the newest sample in `(t − 5m, t]`). Errors carry Prometheus' `line:col: parse error:`.
+//! anchored), `last_over_time(<selector>[<range>])`, and either compared with a number
+//! (`up == 0`, `x > 1.5`, `up != bool 1`: the filter and `bool` forms of a vector/scalar
+//! comparison), evaluated with Prometheus' lookback (the newest sample in `(t − 5m, t]`) and
+//! its staleness markers. Errors carry Prometheus' `line:col: parse error:`.
 
 use super::lexing::{Tokens, read_string, word_end};
 use super::logql::{MatchOp, Matcher};
@@ -15,6 +17,57 @@ pub enum Expr {
     Selector(Vec<Matcher>),
     /// `last_over_time(selector[range ms])`.
     LastOverTime(Vec<Matcher>, i64),
+    /// `<selector or last_over_time> <op> [bool] <number>`.
+    Compare(Box<Expr>, Comparison),
+}
+
+/// A comparison with a number. Without `bool` it filters (keeping the metric name, as
+/// Prometheus does for comparisons); with `bool` it keeps every series, drops the name and
+/// yields 1 or 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Comparison {
+    pub op: CmpOp,
+    pub bool_mode: bool,
+    pub rhs: f64,
+}
+
+/// `==`, `!=`, `>`, `<`, `>=`, `<=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+}
+
+impl CmpOp {
+    fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            CmpOp::Eq => a == b,
+            CmpOp::Ne => a != b,
+            CmpOp::Gt => a > b,
+            CmpOp::Lt => a < b,
+            CmpOp::Ge => a >= b,
+            CmpOp::Le => a <= b,
+        }
+    }
+}
+
+/// Prometheus' staleness marker (`value.StaleNaN`): a NaN with this exact bit pattern,
+/// written when a scraped series disappears or its target fails, which hides the series from
+/// instant lookups at once instead of after the 5-minute lookback.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// A staleness marker sample value.
+pub fn stale_marker() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// Whether a sample is a staleness marker (not any NaN: a page may expose a real NaN).
+pub fn is_stale(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
 }
 
 /// A parse failure: `Display` is what follows `invalid parameter "query": `.
@@ -92,6 +145,8 @@ fn lex(q: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
             ('!', Some('=')) => (Tok::Op(MatchOp::Ne), 2),
             ('!', Some('~')) => (Tok::Op(MatchOp::NotRe), 2),
             ('=', Some('=')) => (Tok::Other("==".into()), 2),
+            ('>', Some('=')) => (Tok::Other(">=".into()), 2),
+            ('<', Some('=')) => (Tok::Other("<=".into()), 2),
             ('=', _) => (Tok::Op(MatchOp::Eq), 1),
             ('"' | '\'' | '`', _) => {
                 let (s, end) = read_string(&chars, i).map_err(|_| ParseError {
@@ -103,9 +158,18 @@ fn lex(q: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
                 continue;
             }
             _ if c.is_ascii_alphanumeric() || c == '_' || c == ':' => {
-                let j = word_end(&chars, i, |c| {
+                let mut j = word_end(&chars, i, |c| {
                     c.is_ascii_alphanumeric() || c == '_' || c == ':'
                 });
+                // A word starting with a digit may be a number: `1.5`, `1e-3`.
+                while c.is_ascii_digit() && j + 1 < chars.len() {
+                    let signed_exponent =
+                        matches!(chars[j - 1], 'e' | 'E') && matches!(chars[j], '+' | '-');
+                    if !(chars[j] == '.' || signed_exponent) || !chars[j + 1].is_ascii_digit() {
+                        break;
+                    }
+                    j = word_end(&chars, j + 1, |c| c.is_ascii_alphanumeric());
+                }
                 (Tok::Ident(chars[i..j].iter().collect()), j - i)
             }
             _ => (Tok::Other(c.to_string()), 1),
@@ -274,6 +338,10 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
         Tok::Ident(n) => Expr::Selector(selector(&mut p, Some((n, first.1)))?),
         _ => return Err(p.err(&first, "")),
     };
+    let expr = match comparison(&mut p)? {
+        Some(c) => Expr::Compare(Box::new(expr), c),
+        None => expr,
+    };
     let t = p.next();
     if t.0 != Tok::Eof {
         return Err(match t.0 {
@@ -282,6 +350,57 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
         });
     }
     Ok(expr)
+}
+
+/// A PromQL number literal: decimal (with exponent), `Inf` or `NaN` in any case.
+fn number(word: &str) -> Option<f64> {
+    let literal = word.starts_with(|c: char| c.is_ascii_digit())
+        || word.eq_ignore_ascii_case("inf")
+        || word.eq_ignore_ascii_case("nan");
+    if literal { word.parse().ok() } else { None }
+}
+
+/// An optional `<op> [bool] <number>` after the expression.
+fn comparison(p: &mut Parser) -> Result<Option<Comparison>, ParseError> {
+    let op = match &p.peek().0 {
+        Tok::Op(MatchOp::Ne) => CmpOp::Ne,
+        Tok::Other(o) => match o.as_str() {
+            "==" => CmpOp::Eq,
+            ">" => CmpOp::Gt,
+            "<" => CmpOp::Lt,
+            ">=" => CmpOp::Ge,
+            "<=" => CmpOp::Le,
+            _ => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    p.next();
+    let bool_mode = matches!(&p.peek().0, Tok::Ident(w) if w == "bool");
+    if bool_mode {
+        p.next();
+    }
+    let mut sign = 1.0;
+    if let Tok::Other(s) = &p.peek().0
+        && (s == "-" || s == "+")
+    {
+        if s == "-" {
+            sign = -1.0;
+        }
+        p.next();
+    }
+    let t = p.next();
+    match &t.0 {
+        Tok::Ident(w) => match number(w) {
+            Some(v) => Ok(Some(Comparison {
+                op,
+                bool_mode,
+                rhs: sign * v,
+            })),
+            None => Err(unsupported(t.1, "a comparison between two vectors")),
+        },
+        Tok::LBrace => Err(unsupported(t.1, "a comparison between two vectors")),
+        _ => Err(p.err(&t, "")),
+    }
 }
 
 fn is_known_function(f: &str) -> bool {
@@ -343,16 +462,31 @@ pub fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
     matchers.iter().all(|m| m.matches_labels(labels))
 }
 
-/// Evaluates at `t_ms`: each matching series' newest sample in `(t − window, t]`.
+/// Evaluates at `t_ms`: each matching series' newest sample in `(t − window, t]`, unless that
+/// sample is a staleness marker; `last_over_time` skips markers, as range selections do.
 pub fn eval_instant(
     expr: &Expr,
     all: &BTreeMap<Labels, Vec<(i64, f64)>>,
     t_ms: i64,
     lookback_ms: i64,
 ) -> Vec<(Labels, f64)> {
-    let (matchers, window) = match expr {
-        Expr::Selector(m) => (m, lookback_ms),
-        Expr::LastOverTime(m, r) => (m, *r),
+    let (matchers, window, skip_stale) = match expr {
+        Expr::Selector(m) => (m, lookback_ms, false),
+        Expr::LastOverTime(m, r) => (m, *r, true),
+        Expr::Compare(inner, c) => {
+            return eval_instant(inner, all, t_ms, lookback_ms)
+                .into_iter()
+                .filter_map(|(mut labels, v)| {
+                    let holds = c.op.holds(v, c.rhs);
+                    if c.bool_mode {
+                        labels.remove("__name__");
+                        Some((labels, if holds { 1.0 } else { 0.0 }))
+                    } else {
+                        holds.then_some((labels, v))
+                    }
+                })
+                .collect();
+        }
     };
     all.iter()
         .filter(|(labels, _)| selects(matchers, labels))
@@ -360,10 +494,32 @@ pub fn eval_instant(
             points
                 .iter()
                 .rev()
+                .filter(|(_, v)| !(skip_stale && is_stale(*v)))
                 .find(|(t, _)| *t <= t_ms && *t > t_ms.saturating_sub(window))
+                .filter(|(_, v)| !is_stale(*v))
                 .map(|(_, v)| (labels.clone(), *v))
         })
         .collect()
+}
+
+/// Adds `more` series to `into`, keeping each series sorted by time with one sample per
+/// timestamp (the lab's OTLP-written and scraped series share one query view).
+pub fn merge_series(
+    into: &mut BTreeMap<Labels, Vec<(i64, f64)>>,
+    more: BTreeMap<Labels, Vec<(i64, f64)>>,
+) {
+    for (labels, points) in more {
+        match into.get_mut(&labels) {
+            None => {
+                into.insert(labels, points);
+            }
+            Some(existing) => {
+                existing.extend(points);
+                existing.sort_by_key(|(t, _)| *t);
+                existing.dedup_by_key(|(t, _)| *t);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -385,6 +541,24 @@ mod tests {
             Expr::LastOverTime(_, 600_000)
         ));
         assert!(parse("up{}").is_ok());
+        for (q, op, bool_mode, rhs) in [
+            ("up == 0", CmpOp::Eq, false, 0.0),
+            (r#"up{job="x"} != bool 1"#, CmpOp::Ne, true, 1.0),
+            ("up>=1.5", CmpOp::Ge, false, 1.5),
+            ("up < -2", CmpOp::Lt, false, -2.0),
+            ("up <= 1e-3", CmpOp::Le, false, 0.001),
+            ("up > Inf", CmpOp::Gt, false, f64::INFINITY),
+        ] {
+            let Expr::Compare(inner, c) = parse(q).unwrap() else {
+                panic!("{q}")
+            };
+            assert!(matches!(*inner, Expr::Selector(_)), "{q}");
+            assert_eq!(c, Comparison { op, bool_mode, rhs }, "{q}");
+        }
+        assert!(matches!(
+            parse("last_over_time(up[5m]) == 0").unwrap(),
+            Expr::Compare(inner, _) if matches!(*inner, Expr::LastOverTime(_, 300_000))
+        ));
         assert!(parse(r#"up{a="b",}"#).is_ok());
     }
 
@@ -406,5 +580,65 @@ mod tests {
         );
         assert!(parse("sum(up)").is_err());
         assert!(parse("up[5m]").is_err());
+        assert!(parse("up == ").is_err());
+        assert!(
+            parse("up == up")
+                .unwrap_err()
+                .message
+                .contains("two vectors")
+        );
+        assert!(parse("up == 0 == 1").is_err());
+        assert!(parse("up == infinity").is_err());
+    }
+
+    fn all(points: &[(&str, Vec<(i64, f64)>)]) -> BTreeMap<Labels, Vec<(i64, f64)>> {
+        points
+            .iter()
+            .map(|(name, p)| {
+                let labels = Labels::from([
+                    ("__name__".to_string(), name.to_string()),
+                    ("job".to_string(), "j".to_string()),
+                ]);
+                (labels, p.clone())
+            })
+            .collect()
+    }
+
+    fn eval(q: &str, all: &BTreeMap<Labels, Vec<(i64, f64)>>, t: i64) -> Vec<(Labels, f64)> {
+        eval_instant(&parse(q).unwrap(), all, t, 300_000)
+    }
+
+    #[test]
+    fn comparisons_filter_or_answer_bool() {
+        let data = all(&[("up", vec![(1_000, 0.0)]), ("other", vec![(1_000, 1.0)])]);
+        let down = eval(r#"{job="j"} == 0"#, &data, 2_000);
+        assert_eq!(down.len(), 1);
+        assert_eq!(down[0].0["__name__"], "up", "a filter keeps the name");
+        assert_eq!(down[0].1, 0.0);
+        assert!(eval("up == 1", &data, 2_000).is_empty());
+        let b = eval("up == bool 1", &data, 2_000);
+        assert_eq!(b.len(), 1);
+        assert!(!b[0].0.contains_key("__name__"), "bool drops the name");
+        assert_eq!(b[0].1, 0.0);
+        assert_eq!(eval("other > 0.5", &data, 2_000).len(), 1);
+    }
+
+    #[test]
+    fn staleness_markers_hide_a_series_at_once() {
+        let data = all(&[("m", vec![(1_000, 7.0), (2_000, stale_marker())])]);
+        assert_eq!(eval("m", &data, 1_500)[0].1, 7.0, "before the marker");
+        assert!(eval("m", &data, 2_500).is_empty(), "after it, gone");
+        assert_eq!(
+            eval("last_over_time(m[10m])", &data, 2_500)[0].1,
+            7.0,
+            "range selections skip markers"
+        );
+        let nan = all(&[("m", vec![(1_000, f64::NAN)])]);
+        assert!(
+            eval("m", &nan, 1_500)[0].1.is_nan(),
+            "a real NaN is a value"
+        );
+        assert!(!is_stale(f64::NAN));
+        assert!(is_stale(stale_marker()));
     }
 }

@@ -1,14 +1,17 @@
 //! The whole built-in stack on real sockets: the collector-like OTLP receivers plus the Tempo,
 //! Loki and Prometheus/Mimir query APIs, all over one store, so a canary can be pointed at it
 //! exactly as at a real deployment (write to the receivers or the backends, read back from
-//! the query ports). Optionally the collector's self-metrics page on its own port.
+//! the query ports). Optionally the collector's self-metrics page on its own port, and the
+//! pull paths: a scraper for `/metrics` pages and a tailer for log files.
 
 use super::LabState;
 use super::pipeline;
 use super::receivers::{LabReceivers, ReceiverConfig, serve_http1};
-use super::{loki_api, prom_api, tempo_api};
+use super::scraper::{self, InvalidTarget, ScrapeTarget};
+use super::{loki_api, prom_api, tailer, tempo_api};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -114,6 +117,30 @@ impl LabStack {
         )));
         self.collector_metrics_addr = Some(local);
         Ok(local)
+    }
+
+    /// Scrapes `target` as Prometheus would, into the Mimir/Prometheus query API, until the
+    /// stack is dropped (see `lab::scraper`). Must run inside a Tokio runtime. Fails only for
+    /// a target no scrape could reach (not http(s), zero interval, empty job); a target that
+    /// is down is scraped anyway and shows as `up` 0.
+    ///
+    /// A method rather than a `LabStackConfig` field, like `start_collector_metrics`: the pull
+    /// paths are opt-in and `otel-canary lab` builds that struct literally.
+    pub fn start_scraper(&mut self, target: ScrapeTarget) -> Result<(), InvalidTarget> {
+        let task = scraper::spawn(self.state.clone(), target)?;
+        self.tasks.push(task);
+        Ok(())
+    }
+
+    /// Tails the file at `path` as a log agent would, into the Loki query API (stream
+    /// `{job="otel-canary", filename="<path as given>", service_name="otel-canary"}`), until
+    /// the stack is dropped (see `lab::tailer`). Must run inside a Tokio runtime. Fails when
+    /// `path` exists but is not a readable regular file; a path that does not exist yet is
+    /// waited for.
+    pub fn start_tailer(&mut self, path: impl Into<PathBuf>) -> io::Result<()> {
+        let task = tailer::spawn(self.state.clone(), path.into())?;
+        self.tasks.push(task);
+        Ok(())
     }
 
     /// `http://127.0.0.1:<port>/metrics` of the collector's self-metrics page, once started.
