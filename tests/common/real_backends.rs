@@ -369,3 +369,111 @@ impl Drop for Prometheus {
         stop(&mut self.child);
     }
 }
+
+/// Rule loading, for tests of alerting rule files. Kept apart from [`Prometheus::start`] so its
+/// configuration stays exactly as it was.
+impl Prometheus {
+    /// Like [`Prometheus::start`], plus `rule_files: [<rule_file>]` and an
+    /// `evaluation_interval` equal to `interval`.
+    ///
+    /// Prometheus refuses to start when a rule file does not parse (YAML, PromQL or template
+    /// errors), so that panics here with the log tail naming the file and the error. A missing
+    /// file would be silently skipped by Prometheus (`rule_files` are globs), so it is a panic
+    /// here before anything starts.
+    pub async fn start_with_rules(
+        scrape_target: &str,
+        interval: Duration,
+        rule_file: &Path,
+    ) -> Prometheus {
+        let ms = interval.as_millis();
+        assert!(ms > 0, "interval must be at least 1ms");
+        assert!(
+            rule_file.is_file(),
+            "rule file {} does not exist (Prometheus would silently load nothing)",
+            rule_file.display()
+        );
+        let rule_file = std::fs::canonicalize(rule_file)
+            .unwrap_or_else(|e| panic!("canonicalize {}: {e}", rule_file.display()));
+        let bin = prometheus_bin();
+        let dir = tempfile::Builder::new()
+            .prefix("otel-canary-prometheus-")
+            .tempdir()
+            .expect("tempdir for Prometheus");
+        // JSON strings are valid YAML scalars: no further escaping for the target or the path.
+        let target = serde_json::to_string(scrape_target).unwrap();
+        let rules = serde_json::to_string(&rule_file.display().to_string()).unwrap();
+        let config = format!(
+            "global:\n  scrape_interval: {ms}ms\n  scrape_timeout: {ms}ms\n  \
+             evaluation_interval: {ms}ms\n\
+             rule_files:\n  - {rules}\n\
+             scrape_configs:\n  - job_name: {PROMETHEUS_SCRAPE_JOB}\n    scheme: http\n    \
+             metrics_path: /metrics\n    scrape_interval: {ms}ms\n    scrape_timeout: {ms}ms\n    \
+             static_configs:\n      - targets: [{target}]\n"
+        );
+        let config_file = dir.path().join("prometheus.yml");
+        std::fs::write(&config_file, config).expect("write prometheus.yml");
+        let data = dir.path().join("data");
+        let started = start_server(
+            "prometheus",
+            &bin,
+            dir.path(),
+            |port| {
+                vec![
+                    format!("--config.file={}", config_file.display()),
+                    format!("--storage.tsdb.path={}", data.display()),
+                    format!("--web.listen-address=127.0.0.1:{port}"),
+                ]
+            },
+            "/-/ready",
+        )
+        .await;
+        Prometheus {
+            base_url: format!("http://127.0.0.1:{}", started.port),
+            log: started.log,
+            child: started.child,
+            _dir: dir,
+        }
+    }
+
+    /// `GET {base_url}{path_and_query}` as JSON, asserting HTTP 200 and `"status": "success"`.
+    pub async fn api_get(&self, path_and_query: &str) -> serde_json::Value {
+        let url = format!("{}{path_and_query}", self.base_url);
+        let resp = http_client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}\n{}", self.log_tail()));
+        let status = resp.status();
+        let body = resp
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: reading body: {e}"));
+        let doc: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("GET {url}: HTTP {status}, not JSON ({e}): {body}"));
+        assert!(
+            status.is_success() && doc["status"] == "success",
+            "GET {url}: HTTP {status}: {body}\n{}",
+            self.log_tail()
+        );
+        doc
+    }
+
+    /// `/api/v1/rules`: `data.groups[]`, each with its `rules[]` (health, lastError, state...).
+    pub async fn rule_groups(&self) -> Vec<serde_json::Value> {
+        let doc = self.api_get("/api/v1/rules").await;
+        doc["data"]["groups"]
+            .as_array()
+            .unwrap_or_else(|| panic!("/api/v1/rules without data.groups: {doc}"))
+            .clone()
+    }
+
+    /// `/api/v1/alerts`: the active (pending or firing) alerts, each with labels, annotations,
+    /// state and value.
+    pub async fn active_alerts(&self) -> Vec<serde_json::Value> {
+        let doc = self.api_get("/api/v1/alerts").await;
+        doc["data"]["alerts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("/api/v1/alerts without data.alerts: {doc}"))
+            .clone()
+    }
+}
