@@ -188,6 +188,8 @@ pub struct PrometheusReader {
     identity: SeriesIdentity,
     /// `label` metric-tag mode: the series must also carry the probe's id.
     probe_id_label: bool,
+    /// Probes overlap (`serve`): a later probe's marker on our series counts too.
+    later_markers: bool,
 }
 
 impl PrometheusReader {
@@ -203,7 +205,17 @@ impl PrometheusReader {
             selector,
             identity,
             probe_id_label: false,
+            later_markers: false,
         }
+    }
+
+    /// When probes of one canary overlap, the next probe's sample can replace this one's on
+    /// the stable marker series before a read sees it; a later marker on our own series then
+    /// proves the same path (markers only grow). `run` probes one at a time and keeps the
+    /// exact match.
+    pub fn with_later_markers(mut self, on: bool) -> Self {
+        self.later_markers = on;
+        self
     }
 
     /// In `label` metric-tag mode, only a series carrying the probe's id counts.
@@ -257,6 +269,13 @@ impl PrometheusReader {
         let identity = self.selector.is_none().then_some(&self.identity);
         match judge_samples(&samples, identity, probe.marker) {
             Ok(seen) => Read::Visible(seen),
+            Err(_) if self.later_markers && identity.is_some() => {
+                let ours = samples.iter().filter(|s| self.identity.matches(&s.labels));
+                match judge_scrape_marker(&ours.cloned().collect::<Vec<_>>(), probe.marker) {
+                    Ok(seen) => Read::Visible(seen),
+                    Err(why) => Read::NotYet(why),
+                }
+            }
             Err(why) => Read::NotYet(why),
         }
     }

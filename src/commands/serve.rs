@@ -80,11 +80,14 @@ fn prepare_scenario(
     let pulls = resolve_pull_target(scenario.as_ref(), &name, prepared.roundtrip.read_target())?;
     let setter_metrics = metrics.clone();
     let setter_name = name.clone();
-    prepared.roundtrip = prepared.roundtrip.with_pulls(
-        &pulls,
-        &name,
-        Arc::new(move |marker| setter_metrics.set_scrape_marker(&setter_name, marker)),
-    )?;
+    prepared.roundtrip = prepared
+        .roundtrip
+        .overlapping(args.max_in_flight > 1)
+        .with_pulls(
+            &pulls,
+            &name,
+            Arc::new(move |marker| setter_metrics.set_scrape_marker(&setter_name, marker)),
+        )?;
     Ok(ScenarioProbe { name, prepared })
 }
 

@@ -12,7 +12,7 @@ use super::http_util::{
 use super::logql::{self, Expr, LogQuery};
 use super::loki_exporter_mapping;
 use super::loki_json::{self, Encoding, QueryStats};
-use super::loki_mapping::{self, LokiEntry};
+use super::loki_mapping::LokiEntry;
 use super::otlp_http::MAX_BODY;
 use super::params::{nanos_of, parse_loki_time, parse_prom_duration};
 use super::tenancy::{self, TenantError, TenantScope, Visibility};
@@ -104,11 +104,7 @@ fn query(state: &LabState, inc: &Incoming) -> Response {
 /// single-tenant view only, what the tailer read from files (`lab::tail_store` on tenancy).
 /// Log faults other than `query-error` belong to the OTLP pipeline and leave tailed lines be.
 fn entries(state: &LabState, scope: &TenantScope) -> Vec<LokiEntry> {
-    let map = if state.faults.get(Signal::Log).loki_exporter {
-        loki_exporter_mapping::entries
-    } else {
-        loki_mapping::entries
-    };
+    let exporter_mapping = state.faults.get(Signal::Log).loki_exporter;
     let mut all: Vec<LokiEntry> = tenancy::readable(
         state,
         Signal::Log,
@@ -118,8 +114,8 @@ fn entries(state: &LabState, scope: &TenantScope) -> Vec<LokiEntry> {
     )
     .iter()
     .flat_map(|r| match &r.payload {
-        Payload::Log(req) => map(req, nanos_of(r.at)),
-        _ => Vec::new(),
+        Payload::Log(req) if exporter_mapping => loki_exporter_mapping::entries(req, nanos_of(r.at)),
+        _ => r.loki_entries().to_vec(),
     })
     .collect();
     if *scope == TenantScope::All {

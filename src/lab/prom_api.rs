@@ -14,10 +14,9 @@ use super::otlp_http::MAX_BODY;
 use super::params::{
     format_prom_ts, format_prom_value, millis_of, parse_prom_duration_param, parse_prom_time,
 };
-use super::prom_mapping::{self, Labels};
+use super::prom_mapping::Labels;
 use super::promql::{self, Expr};
 use super::tenancy::{self, TenantError, TenantScope, Visibility};
-use crate::emit::encoding::Payload;
 use crate::signal::Signal;
 use axum::Router;
 use axum::extract::{Request, State};
@@ -168,10 +167,7 @@ fn pushed_series(state: &LabState, scope: &TenantScope) -> BTreeMap<Labels, Vec<
         Visibility::Query,
     )
     .iter()
-    .flat_map(|r| match &r.payload {
-        Payload::Metric(req) => prom_mapping::samples(req),
-        _ => Vec::new(),
-    })
+    .flat_map(|r| r.prom_samples().to_vec())
     .collect();
     promql::series(samples)
 }

@@ -7,7 +7,10 @@ use super::faults::SignalFault;
 use crate::emit::encoding::{Encoding, Payload};
 use crate::signal::Signal;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use super::loki_mapping::LokiEntry;
+use super::params::nanos_of;
+use super::prom_mapping::PromSample;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 /// How many export requests the lab remembers; older ones are dropped.
@@ -38,6 +41,11 @@ pub struct Received {
     pub searchable_at: Option<SystemTime>,
     /// The write's `X-Scope-OrgID`, if any; queries of a multi-tenant lab only see their own.
     pub tenant: Option<String>,
+    /// The payload as Loki entries (native OTLP mapping) and as Prometheus samples, mapped
+    /// on first query and kept: a canary probing every few milliseconds (the `serve`
+    /// benchmark) would otherwise re-map the whole store on every read.
+    loki_entries: OnceLock<Vec<LokiEntry>>,
+    prom_samples: OnceLock<Vec<PromSample>>,
 }
 
 impl Received {
@@ -64,7 +72,25 @@ impl Received {
             visible_at,
             searchable_at,
             tenant,
+            loki_entries: OnceLock::new(),
+            prom_samples: OnceLock::new(),
         }
+    }
+
+    /// A log payload as Loki's native OTLP ingest stores it (mapped once).
+    pub fn loki_entries(&self) -> &[LokiEntry] {
+        self.loki_entries.get_or_init(|| match &self.payload {
+            Payload::Log(req) => super::loki_mapping::entries(req, nanos_of(self.at)),
+            _ => Vec::new(),
+        })
+    }
+
+    /// A metrics payload as Mimir/Prometheus store it (mapped once).
+    pub fn prom_samples(&self) -> &[PromSample] {
+        self.prom_samples.get_or_init(|| match &self.payload {
+            Payload::Metric(req) => super::prom_mapping::samples(req),
+            _ => Vec::new(),
+        })
     }
 
     pub fn signal(&self) -> Signal {

@@ -165,6 +165,18 @@ impl RoundTrip {
         })
     }
 
+    /// Probes of this round trip may overlap (`serve` with more than one in flight): see
+    /// `PrometheusReader::with_later_markers`.
+    pub fn overlapping(mut self, on: bool) -> RoundTrip {
+        if let Some(m) = self.metrics.take() {
+            self.metrics = Some(MetricReader {
+                api: m.api,
+                reader: m.reader.with_later_markers(on),
+            });
+        }
+        self
+    }
+
     /// Where this round trip reads back from.
     pub fn read_target(&self) -> &ReadTarget {
         &self.read
@@ -530,10 +542,21 @@ impl RoundTrip {
                 .iter()
                 .map(|(k, v)| format!("{k}=\"{v}\""))
                 .collect();
+            let detail = if seen.value == probe.marker {
+                format!("value {} on {{{}}}", probe.marker, labels.join(","))
+            } else {
+                format!(
+                    "value {} on {{{}}}: a later probe's marker, which replaced this probe's \
+                     ({}) on the series before a read saw it (probes overlap)",
+                    seen.value,
+                    labels.join(","),
+                    probe.marker
+                )
+            };
             out.checks.push(Check {
                 name: "marker_value",
                 status: Status::Ok,
-                detail: format!("value {} on {{{}}}", probe.marker, labels.join(",")),
+                detail,
             });
         }
         failure
