@@ -108,7 +108,8 @@ async fn metrics_follow_success_then_a_fault_then_recovery() {
         sample(p, LOG_UP) == Some(0.0)
     })
     .await;
-    let failures = r#"otel_canary_probe_failures_total{scenario="default",signal="log",reason="not_found"}"#;
+    let failures =
+        r#"otel_canary_probe_failures_total{scenario="default",signal="log",reason="not_found"}"#;
     assert!(sample(&page, failures).is_some_and(|n| n >= 1.0), "{page}");
     assert_eq!(
         sample(
@@ -117,10 +118,12 @@ async fn metrics_follow_success_then_a_fault_then_recovery() {
         ),
         Some(1.0)
     );
-    let warned = serve.logs().into_iter().find(|l| {
-        l["level"] == "WARN" && l["fields"]["message"] == "probe failed"
-    });
-    let warned = warned.unwrap_or_else(|| panic!("no 'probe failed' line:\n{}", serve.stderr_text()));
+    let warned = serve
+        .logs()
+        .into_iter()
+        .find(|l| l["level"] == "WARN" && l["fields"]["message"] == "probe failed");
+    let warned =
+        warned.unwrap_or_else(|| panic!("no 'probe failed' line:\n{}", serve.stderr_text()));
     let failed = warned["fields"]["failed"].as_str().unwrap_or_default();
     assert!(
         failed.contains("log not_found") && failed.contains("never reached Loki"),
@@ -139,9 +142,15 @@ async fn metrics_follow_success_then_a_fault_then_recovery() {
     )
     .unwrap();
     assert!(later > ok_at, "last success moved from {ok_at} to {later}");
-    assert!(sample(&page, failures).is_some(), "failures are counters: they stay");
+    assert!(
+        sample(&page, failures).is_some(),
+        "failures are counters: they stay"
+    );
     assert!(page.contains("otel_canary_build_info{version="), "{page}");
-    assert!(page.ends_with("# EOF\n"), "OpenMetrics text ends with # EOF");
+    assert!(
+        page.ends_with("# EOF\n"),
+        "OpenMetrics text ends with # EOF"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,7 +205,10 @@ async fn probe_endpoint_answers_blackbox_style_within_the_scrape_timeout() {
     let asked = Instant::now();
     let page = probe(Some("2")).await.unwrap().text().await.unwrap();
     let took = asked.elapsed();
-    assert!(took < Duration::from_secs(2), "answered in {took:?}\n{page}");
+    assert!(
+        took < Duration::from_secs(2),
+        "answered in {took:?}\n{page}"
+    );
     assert_eq!(sample(&page, "probe_success"), Some(0.0), "{page}");
     assert_eq!(
         sample(&page, r#"otel_canary_probe_signal_up{signal="metric"}"#),
@@ -219,7 +231,10 @@ async fn probe_endpoint_answers_blackbox_style_within_the_scrape_timeout() {
     // Bad requests are named.
     let (status, body) = get(&serve.url("/probe?scenario=nope")).await;
     assert_eq!(status, 404);
-    assert!(body.contains("unknown scenario 'nope' (known: default)"), "{body}");
+    assert!(
+        body.contains("unknown scenario 'nope' (known: default)"),
+        "{body}"
+    );
     let r = client
         .get(serve.url("/probe"))
         .header("X-Prometheus-Scrape-Timeout-Seconds", "soon")
@@ -270,10 +285,9 @@ async fn probes_are_skipped_and_counted_when_the_backend_is_slower_than_the_inte
         "slow is not failed: the log arrived within its deadline"
     );
     assert!(
-        serve
-            .logs()
-            .iter()
-            .any(|l| l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("probe skipped"))),
+        serve.logs().iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("probe skipped"))),
         "{}",
         serve.stderr_text()
     );
@@ -323,7 +337,15 @@ async fn sigterm_lets_running_probes_finish_then_exits_zero() {
     );
     let serve = ServeProcess::start(&lab_args(
         &lab,
-        &["--interval", "200ms", "--timeout", "10s", "--no-search", "--shutdown-grace", "5s"],
+        &[
+            "--interval",
+            "200ms",
+            "--timeout",
+            "10s",
+            "--no-search",
+            "--shutdown-grace",
+            "5s",
+        ],
     ));
     // Wait until a probe is certainly running: one finished, and ticks continue.
     metrics_until(&serve, Duration::from_secs(20), "a probe", |p| {
@@ -335,7 +357,10 @@ async fn sigterm_lets_running_probes_finish_then_exits_zero() {
     assert!(logs.contains("SIGTERM received: stopping"), "{logs}");
     assert!(logs.contains("waiting for running probes"), "{logs}");
     assert!(logs.contains("\"stopped\""), "{logs}");
-    assert!(!logs.contains("were dropped"), "they finished within the grace\n{logs}");
+    assert!(
+        !logs.contains("were dropped"),
+        "they finished within the grace\n{logs}"
+    );
     assert!(took < Duration::from_secs(5), "stopped in {took:?}");
 }
 
@@ -351,7 +376,15 @@ async fn sigterm_drops_probes_that_outlive_the_grace() {
     );
     let serve = ServeProcess::start(&lab_args(
         &lab,
-        &["--interval", "100ms", "--timeout", "60s", "--no-search", "--shutdown-grace", "300ms"],
+        &[
+            "--interval",
+            "100ms",
+            "--timeout",
+            "60s",
+            "--no-search",
+            "--shutdown-grace",
+            "300ms",
+        ],
     ));
     // Give the first tick (at most 10 ms in) time to start a probe.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -389,9 +422,7 @@ async fn live_state_does_not_grow_with_the_number_of_probes() {
             .filter_map(|l| l.rsplit_once(' ').map(|(s, _)| s.to_string()))
             .collect()
     };
-    let at = |n: f64| {
-        move |p: &str| sample(p, PROBES).is_some_and(|v| v >= n)
-    };
+    let at = |n: f64| move |p: &str| sample(p, PROBES).is_some_and(|v| v >= n);
     let early = metrics_until(&serve, Duration::from_secs(60), "100 probes", at(100.0)).await;
     let rss_early = serve.rss_kib();
     let late = metrics_until(&serve, Duration::from_secs(600), "5,000 probes", at(5000.0)).await;
@@ -402,7 +433,8 @@ async fn live_state_does_not_grow_with_the_number_of_probes() {
         "the same series after 100 and 5,000 probes"
     );
     assert_eq!(
-        late.lines().find(|l| l.starts_with("otel_canary_probe_failures_total")),
+        late.lines()
+            .find(|l| l.starts_with("otel_canary_probe_failures_total")),
         None,
         "every probe passed"
     );

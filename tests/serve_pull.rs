@@ -102,7 +102,12 @@ async fn scrape_and_file_paths_pass_through_the_labs_scraper_and_tailer() {
             log.display()
         ),
     );
-    let serve = ServeProcess::start(&["--scenario".into(), file, "--interval".into(), "500ms".into()]);
+    let serve = ServeProcess::start(&[
+        "--scenario".into(),
+        file,
+        "--interval".into(),
+        "500ms".into(),
+    ]);
     let mut target = ScrapeTarget::new(&serve.url("/metrics")).unwrap();
     target.interval = Duration::from_millis(200);
     lab.start_scraper(target).unwrap();
@@ -116,7 +121,9 @@ async fn scrape_and_file_paths_pass_through_the_labs_scraper_and_tailer() {
     }
     let marker_check = &scrape["checks"][0]["detail"];
     assert!(
-        marker_check.as_str().is_some_and(|d| d.contains("job=\"otel-canary\"")),
+        marker_check
+            .as_str()
+            .is_some_and(|d| d.contains("job=\"otel-canary\"")),
         "the marker came through the scrape job: {marker_check}"
     );
     assert_eq!(
@@ -132,7 +139,12 @@ async fn scrape_and_file_paths_pass_through_the_labs_scraper_and_tailer() {
     // The line on disk is the JSON the query finds.
     let written = std::fs::read_to_string(&log).unwrap();
     let first: serde_json::Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
-    assert!(first["msg"].as_str().unwrap().starts_with("otel-canary probe "));
+    assert!(
+        first["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("otel-canary probe ")
+    );
     assert_eq!(first["canary_path"], "log_line");
     assert_eq!(first["scenario"], "pulls");
 
@@ -168,14 +180,22 @@ async fn pull_paths_fail_with_not_found_and_say_why_when_nothing_scrapes_or_tail
             log.display()
         ),
     );
-    let serve = ServeProcess::start(&["--scenario".into(), file, "--interval".into(), "300ms".into()]);
+    let serve = ServeProcess::start(&[
+        "--scenario".into(),
+        file,
+        "--interval".into(),
+        "300ms".into(),
+    ]);
 
     // Nobody scrapes or tails.
     let (scrape, line) = pulls_until(&serve, "failed", Duration::from_secs(30)).await;
     assert_eq!(scrape["reason"], "not_found", "{scrape}");
     assert_eq!(hop(&scrape, "expose")["status"], "ok");
     let hint = scrape["hint"].as_str().unwrap_or_default();
-    assert!(hint.contains("no scraper stores serve's /metrics"), "{hint}");
+    assert!(
+        hint.contains("no scraper stores serve's /metrics"),
+        "{hint}"
+    );
     assert_eq!(line["reason"], "not_found", "{line}");
     let hint = line["hint"].as_str().unwrap_or_default();
     assert!(
@@ -200,7 +220,8 @@ async fn pull_paths_fail_with_not_found_and_say_why_when_nothing_scrapes_or_tail
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(
-        hint.contains(&format!("instance=\"{}\"", serve.addr)) && hint.contains("scrape of that target fails"),
+        hint.contains(&format!("instance=\"{}\"", serve.addr))
+            && hint.contains("scrape of that target fails"),
         "{hint}"
     );
     let page = http_client()
@@ -211,10 +232,14 @@ async fn pull_paths_fail_with_not_found_and_say_why_when_nothing_scrapes_or_tail
         .text()
         .await
         .unwrap();
-    let failures = r#"otel_canary_probe_failures_total{scenario="pulls",signal="scrape",reason="not_found"}"#;
+    let failures =
+        r#"otel_canary_probe_failures_total{scenario="pulls",signal="scrape",reason="not_found"}"#;
     assert!(sample(&page, failures).is_some_and(|n| n >= 1.0), "{page}");
     assert_eq!(
-        sample(&page, r#"otel_canary_signal_up{scenario="pulls",signal="log_line"}"#),
+        sample(
+            &page,
+            r#"otel_canary_signal_up{scenario="pulls",signal="log_line"}"#
+        ),
         Some(0.0)
     );
 }
@@ -232,13 +257,21 @@ async fn the_stdout_line_arrives_through_an_agent_tailing_the_containers_output(
         "log_line = \"stdout\"\nlog_line_timeout = \"5s\"\nlog_line_selector = '{job=\"otel-canary\"}'",
     );
     let serve = ServeProcess::start_with_stdout(
-        &["--scenario".into(), file, "--interval".into(), "500ms".into()],
+        &[
+            "--scenario".into(),
+            file,
+            "--interval".into(),
+            "500ms".into(),
+        ],
         Stdio::from(std::fs::File::create(&out).unwrap()),
     );
     lab.start_tailer(&out).unwrap();
     let (scrape, line) = pulls_until(&serve, "ok", Duration::from_secs(30)).await;
     assert!(scrape.is_null(), "no scrape path configured");
-    assert!(line["exposed"].as_str().unwrap().ends_with("to stdout"), "{line}");
+    assert!(
+        line["exposed"].as_str().unwrap().ends_with("to stdout"),
+        "{line}"
+    );
     assert!(
         line["checks"][0]["detail"]
             .as_str()
@@ -248,7 +281,8 @@ async fn the_stdout_line_arrives_through_an_agent_tailing_the_containers_output(
     // stdout holds only the probe lines: logs go to stderr.
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
-        text.lines().all(|l| l.contains("\"canary_path\":\"log_line\"")),
+        text.lines()
+            .all(|l| l.contains("\"canary_path\":\"log_line\"")),
         "{text}"
     );
 }

@@ -114,7 +114,9 @@ fn entries(state: &LabState, scope: &TenantScope) -> Vec<LokiEntry> {
     )
     .iter()
     .flat_map(|r| match &r.payload {
-        Payload::Log(req) if exporter_mapping => loki_exporter_mapping::entries(req, nanos_of(r.at)),
+        Payload::Log(req) if exporter_mapping => {
+            loki_exporter_mapping::entries(req, nanos_of(r.at))
+        }
         _ => r.loki_entries().to_vec(),
     })
     .collect();

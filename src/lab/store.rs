@@ -4,12 +4,12 @@
 //! switched off later must not resurrect or hide data already written, as in a real backend.
 
 use super::faults::SignalFault;
-use crate::emit::encoding::{Encoding, Payload};
-use crate::signal::Signal;
-use std::collections::VecDeque;
 use super::loki_mapping::LokiEntry;
 use super::params::nanos_of;
 use super::prom_mapping::PromSample;
+use crate::emit::encoding::{Encoding, Payload};
+use crate::signal::Signal;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 

@@ -75,21 +75,24 @@ async fn ready(State(state): State<Arc<ServeState>>) -> Response {
     }
 }
 
+/// A request refused: the status and the text that says why.
+type Refusal = (StatusCode, String);
+
 /// The scenario a request names, or the only one; else a 400 that lists them.
 fn pick<'a>(
     state: &'a ServeState,
     params: &HashMap<String, String>,
-) -> Result<&'a Arc<super::ScenarioProbe>, Response> {
+) -> Result<&'a Arc<super::ScenarioProbe>, Refusal> {
     let known = || state.names().join(", ");
     match params.get("scenario") {
         Some(name) => state.scenario(name).ok_or_else(|| {
-            text(
+            (
                 StatusCode::NOT_FOUND,
                 format!("unknown scenario '{name}' (known: {})\n", known()),
             )
         }),
         None if state.scenarios().len() == 1 => Ok(&state.scenarios()[0]),
-        None => Err(text(
+        None => Err((
             StatusCode::BAD_REQUEST,
             format!("say which scenario: ?scenario=NAME (known: {})\n", known()),
         )),
@@ -97,7 +100,7 @@ fn pick<'a>(
 }
 
 /// The scraper's timeout, from `X-Prometheus-Scrape-Timeout-Seconds`.
-fn scrape_timeout(headers: &HeaderMap) -> Result<Option<Duration>, Response> {
+fn scrape_timeout(headers: &HeaderMap) -> Result<Option<Duration>, Refusal> {
     let Some(v) = headers.get("x-prometheus-scrape-timeout-seconds") else {
         return Ok(None);
     };
@@ -107,7 +110,7 @@ fn scrape_timeout(headers: &HeaderMap) -> Result<Option<Duration>, Response> {
         .filter(|s| s.is_finite() && *s > 0.0)
         .map(|s| Some(Duration::from_secs_f64(s)))
         .ok_or_else(|| {
-            text(
+            (
                 StatusCode::BAD_REQUEST,
                 format!(
                     "X-Prometheus-Scrape-Timeout-Seconds {:?} is not a positive number of seconds\n",
@@ -124,14 +127,14 @@ async fn probe_now(
 ) -> Response {
     let scenario = match pick(&state, &params) {
         Ok(s) => s.clone(),
-        Err(r) => return r,
+        Err((status, why)) => return text(status, why),
     };
     let budget = match scrape_timeout(&headers) {
         Ok(t) => t.map_or(DEFAULT_PROBE_BUDGET, |t| {
             t.saturating_sub(TIMEOUT_OFFSET)
                 .max(Duration::from_millis(100))
         }),
-        Err(r) => return r,
+        Err((status, why)) => return text(status, why),
     };
     let start = Instant::now();
     // Reads stop early enough for the post-mortem to fit; the hard bound is the budget.
@@ -180,7 +183,7 @@ async fn last(
     if params.contains_key("scenario") {
         let scenario = match pick(&state, &params) {
             Ok(s) => s,
-            Err(r) => return r,
+            Err((status, why)) => return text(status, why),
         };
         return match reports.get(&scenario.name) {
             Some(r) => json(StatusCode::OK, run_json::render(r)),
