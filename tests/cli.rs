@@ -221,7 +221,7 @@ fn bad_run_and_lab_input_exits_2_naming_the_input() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for cmd in ["emit", "run", "lab", "demo"] {
+    for cmd in ["emit", "run", "lab", "demo", "serve"] {
         let out = run_bin(&[cmd, "--help"], &[]);
         assert_eq!(out.status.code(), Some(0));
         let text = stdout(&out);
@@ -276,4 +276,71 @@ fn demo_passes_on_a_fresh_machine_and_ignores_stray_env() {
     let human = run_bin(&["demo"], &[]);
     assert_eq!(human.status.code(), Some(0));
     assert!(stdout(&human).contains("demo passed"));
+}
+
+#[test]
+fn bad_serve_input_exits_2_naming_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let scrape_no_backend = path("scrape.toml", "[pull]\nscrape = true\n");
+    let line_no_loki = path("line.toml", "[pull]\nlog_line = \"stdout\"\n");
+    let bad_timeout = path(
+        "timeout.toml",
+        "[read]\nloki = \"http://127.0.0.1:3100\"\n[pull]\nlog_line = \"stdout\"\nlog_line_timeout = \"soon\"\n",
+    );
+    let unknown_pull_key = path("pullkey.toml", "[pull]\nscrap = true\n");
+    let empty_dir = tempfile::tempdir().unwrap();
+    let empty = empty_dir.path().to_string_lossy().into_owned();
+    let twins = tempfile::tempdir().unwrap();
+    let a = twins.path().join("a");
+    std::fs::create_dir(&a).unwrap();
+    std::fs::write(a.join("same.toml"), "").unwrap();
+    std::fs::write(twins.path().join("same.toml"), "").unwrap();
+    let twin_dir = a.to_string_lossy().into_owned();
+    let twin_file = twins
+        .path()
+        .join("same.toml")
+        .to_string_lossy()
+        .into_owned();
+    // A port that is taken: serve must say so, not panic.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_addr = taken.local_addr().unwrap().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["serve", "--listen", "9464"], "--listen"),
+        (vec!["serve", "--interval", "0s"], "--interval"),
+        (vec!["serve", "--interval", "often"], "--interval"),
+        (vec!["serve", "--max-in-flight", "0"], "--max-in-flight"),
+        (
+            vec!["serve", "--scenario", "no-such-scenario"],
+            "no-such-scenario",
+        ),
+        (
+            vec!["serve", "--scenario", &scrape_no_backend],
+            "pull.scrape",
+        ),
+        (vec!["serve", "--scenario", &line_no_loki], "pull.log_line"),
+        (
+            vec!["serve", "--scenario", &bad_timeout],
+            "pull.log_line_timeout",
+        ),
+        (vec!["serve", "--scenario", &unknown_pull_key], "scrap"),
+        (vec!["serve", "--scenario", &empty], "no *.toml"),
+        (
+            vec!["serve", "--scenario", &twin_dir, "--scenario", &twin_file],
+            "two scenarios are called 'same'",
+        ),
+        (vec!["serve", "--listen", &taken_addr], "cannot listen on"),
+    ];
+    for (args, names) in cases {
+        let out = common::run_bin(&args, &[]);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?} should name {names}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    drop(taken);
 }
