@@ -3,7 +3,7 @@
 //! topology (where each signal went and was read from, and which setting chose it).
 
 use super::{RunReport, fmt_seconds, paint};
-use crate::roundtrip::outcome::{Hop, HopName, Status};
+use crate::roundtrip::outcome::{Hop, HopName, ReadView, Status};
 use comfy_table::{Cell, Table, presets};
 
 /// The TIME cell: estimates are marked `~` and carry their interval.
@@ -34,6 +34,18 @@ fn detail_cell(h: &Hop) -> String {
         parts.push(d.clone());
     }
     parts.join(", ")
+}
+
+/// The topology line saying where a lane is read back from.
+fn read_line(rv: &ReadView) -> String {
+    format!(
+        "         read from {} {} (chosen by {}), deadline {}: {}\n",
+        rv.backend,
+        rv.url.value,
+        rv.url.source,
+        fmt_seconds(rv.deadline_seconds),
+        rv.query
+    )
 }
 
 /// Renders the report as text.
@@ -134,14 +146,7 @@ pub fn render(r: &RunReport) -> String {
             s.export.url.source
         ));
         if let Some(rv) = &s.read {
-            out.push_str(&format!(
-                "         read from {} {} (chosen by {}), deadline {}: {}\n",
-                rv.backend,
-                rv.url.value,
-                rv.url.source,
-                fmt_seconds(rv.deadline_seconds),
-                rv.query
-            ));
+            out.push_str(&read_line(rv));
         }
         let tenant = s.export.headers.iter().find(|h| h.name == "x-scope-orgid");
         if let Some(t) = tenant {
@@ -151,14 +156,7 @@ pub fn render(r: &RunReport) -> String {
     for p in &r.pulls {
         out.push_str(&format!("  {:<6} {}\n", p.path.to_string(), p.exposed));
         if let Some(rv) = &p.read {
-            out.push_str(&format!(
-                "         read from {} {} (chosen by {}), deadline {}: {}\n",
-                rv.backend,
-                rv.url.value,
-                rv.url.source,
-                fmt_seconds(rv.deadline_seconds),
-                rv.query
-            ));
+            out.push_str(&read_line(rv));
         }
     }
     for w in &r.warnings {

@@ -316,18 +316,31 @@ pub const PROMETHEUS_SCRAPE_JOB: &str = "otel-canary-scrape";
 impl Prometheus {
     /// Starts it and waits until `/-/ready` answers (up to ~15 s), else panics with its log.
     pub async fn start(scrape_target: &str, scrape_interval: Duration) -> Prometheus {
-        let ms = scrape_interval.as_millis();
-        assert!(ms > 0, "scrape interval must be at least 1ms");
+        Self::launch(scrape_target, scrape_interval, None).await
+    }
+
+    /// Writes the configuration (with `rule_files` and `evaluation_interval` when given a
+    /// rule file), starts the server and waits for `/-/ready`.
+    async fn launch(scrape_target: &str, interval: Duration, rules: Option<&Path>) -> Prometheus {
+        let ms = interval.as_millis();
+        assert!(ms > 0, "interval must be at least 1ms");
         let bin = prometheus_bin();
         let dir = tempfile::Builder::new()
             .prefix("otel-canary-prometheus-")
             .tempdir()
             .expect("tempdir for Prometheus");
-        // A JSON string is a valid YAML scalar, so the target needs no further escaping.
+        // JSON strings are valid YAML scalars: no further escaping for the target or the path.
         let target = serde_json::to_string(scrape_target).unwrap();
         // The timeout is set as well: it must not exceed the interval (default 10s).
+        let rule_lines = match rules {
+            Some(r) => format!(
+                "  evaluation_interval: {ms}ms\nrule_files:\n  - {}\n",
+                serde_json::to_string(&r.display().to_string()).unwrap()
+            ),
+            None => String::new(),
+        };
         let config = format!(
-            "global:\n  scrape_interval: {ms}ms\n  scrape_timeout: {ms}ms\n\
+            "global:\n  scrape_interval: {ms}ms\n  scrape_timeout: {ms}ms\n{rule_lines}\
              scrape_configs:\n  - job_name: {PROMETHEUS_SCRAPE_JOB}\n    scheme: http\n    \
              metrics_path: /metrics\n    scrape_interval: {ms}ms\n    scrape_timeout: {ms}ms\n    \
              static_configs:\n      - targets: [{target}]\n"
@@ -385,8 +398,6 @@ impl Prometheus {
         interval: Duration,
         rule_file: &Path,
     ) -> Prometheus {
-        let ms = interval.as_millis();
-        assert!(ms > 0, "interval must be at least 1ms");
         assert!(
             rule_file.is_file(),
             "rule file {} does not exist (Prometheus would silently load nothing)",
@@ -394,45 +405,7 @@ impl Prometheus {
         );
         let rule_file = std::fs::canonicalize(rule_file)
             .unwrap_or_else(|e| panic!("canonicalize {}: {e}", rule_file.display()));
-        let bin = prometheus_bin();
-        let dir = tempfile::Builder::new()
-            .prefix("otel-canary-prometheus-")
-            .tempdir()
-            .expect("tempdir for Prometheus");
-        // JSON strings are valid YAML scalars: no further escaping for the target or the path.
-        let target = serde_json::to_string(scrape_target).unwrap();
-        let rules = serde_json::to_string(&rule_file.display().to_string()).unwrap();
-        let config = format!(
-            "global:\n  scrape_interval: {ms}ms\n  scrape_timeout: {ms}ms\n  \
-             evaluation_interval: {ms}ms\n\
-             rule_files:\n  - {rules}\n\
-             scrape_configs:\n  - job_name: {PROMETHEUS_SCRAPE_JOB}\n    scheme: http\n    \
-             metrics_path: /metrics\n    scrape_interval: {ms}ms\n    scrape_timeout: {ms}ms\n    \
-             static_configs:\n      - targets: [{target}]\n"
-        );
-        let config_file = dir.path().join("prometheus.yml");
-        std::fs::write(&config_file, config).expect("write prometheus.yml");
-        let data = dir.path().join("data");
-        let started = start_server(
-            "prometheus",
-            &bin,
-            dir.path(),
-            |port| {
-                vec![
-                    format!("--config.file={}", config_file.display()),
-                    format!("--storage.tsdb.path={}", data.display()),
-                    format!("--web.listen-address=127.0.0.1:{port}"),
-                ]
-            },
-            "/-/ready",
-        )
-        .await;
-        Prometheus {
-            base_url: format!("http://127.0.0.1:{}", started.port),
-            log: started.log,
-            child: started.child,
-            _dir: dir,
-        }
+        Self::launch(scrape_target, interval, Some(&rule_file)).await
     }
 
     /// `GET {base_url}{path_and_query}` as JSON, asserting HTTP 200 and `"status": "success"`.
