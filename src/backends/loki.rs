@@ -281,12 +281,15 @@ impl LokiReader {
         match self.entries(self.pulled_line_query(probe), probe).await {
             Err(read) => read,
             Ok(entries) => match entries.iter().find(|e| e.line.contains(&needle)) {
-                Some(e) => Read::Visible(LogSeen {
-                    line: e.line.clone(),
-                    trace_id: e.trace_id(),
-                    correlated: e.trace_id().as_deref() == Some(hex(&probe.trace_id).as_str()),
-                    labels: e.labels.clone(),
-                }),
+                Some(e) => {
+                    let trace_id = e.trace_id();
+                    Read::Visible(LogSeen {
+                        line: e.line.clone(),
+                        correlated: trace_id.as_deref() == Some(hex(&probe.trace_id).as_str()),
+                        trace_id,
+                        labels: e.labels.clone(),
+                    })
+                }
                 None => Read::NotYet("no matching log line".into()),
             },
         }

@@ -20,7 +20,8 @@ use std::sync::Arc;
 pub struct Prepared {
     pub roundtrip: RoundTrip,
     pub resource: ResourceSpec,
-    pub scenario: Option<String>,
+    /// The scenario file in effect, loaded once (`serve` reads its `[pull]` from it).
+    pub scenario: Option<Arc<Scenario>>,
     pub warnings: Vec<String>,
 }
 
@@ -52,8 +53,22 @@ pub fn resolve_targets(
     })
 }
 
-/// Resolves scenario, flags and environment into a round trip.
+/// Resolves scenario, flags and environment into a round trip for one-shot `run`, which
+/// skips a scenario's `[pull]` paths and says so.
 pub fn prepare(args: &RunArgs, env: &EnvSnapshot) -> Result<Prepared, ConfigError> {
+    prepare_with(args, env, true)
+}
+
+/// `prepare` for `serve`, which checks the `[pull]` paths itself.
+pub fn prepare_for_serve(args: &RunArgs, env: &EnvSnapshot) -> Result<Prepared, ConfigError> {
+    prepare_with(args, env, false)
+}
+
+fn prepare_with(
+    args: &RunArgs,
+    env: &EnvSnapshot,
+    warn_pull_skipped: bool,
+) -> Result<Prepared, ConfigError> {
     let Targets {
         scenario,
         export,
@@ -80,7 +95,7 @@ pub fn prepare(args: &RunArgs, env: &EnvSnapshot) -> Result<Prepared, ConfigErro
     }
     let resource = ResourceSpec::resolve(&resource_flags, env)?;
     let mut warnings = target_warnings(&export);
-    if let Some(sc) = scenario.as_deref() {
+    if let Some(sc) = scenario.as_deref().filter(|_| warn_pull_skipped) {
         let p = &sc.data.pull;
         if p.scrape.is_some() || p.log_line.is_some() {
             warnings.push(format!(
@@ -96,7 +111,7 @@ pub fn prepare(args: &RunArgs, env: &EnvSnapshot) -> Result<Prepared, ConfigErro
     Ok(Prepared {
         roundtrip,
         resource,
-        scenario: scenario.map(|s| s.file.clone()),
+        scenario,
         warnings,
     })
 }
@@ -117,7 +132,7 @@ pub async fn run_once_until(
     let report = RunReport {
         probe: ProbeView::of(&outcome.probe),
         resource: ResourceView::of(&p.resource),
-        scenario: p.scenario.clone(),
+        scenario: p.scenario.as_ref().map(|s| s.file.clone()),
         ok: outcome.ok(),
         seconds: outcome.seconds,
         signals: outcome.signals,

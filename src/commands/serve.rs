@@ -5,7 +5,6 @@ use crate::cli::{RunArgs, RunOutput, ServeArgs};
 use crate::config::ConfigError;
 use crate::config::env::EnvSnapshot;
 use crate::config::pull::resolve_pull_target;
-use crate::config::scenario::Scenario;
 use crate::serve::metrics::CanaryMetrics;
 use crate::serve::{ScenarioProbe, ServeConfig};
 use std::path::Path;
@@ -73,11 +72,12 @@ fn prepare_scenario(
         read: args.read.clone(),
         output: RunOutput::Json,
     };
-    let mut prepared = super::run::prepare(&run_args, env)?;
-    // `run` warns that it skips [pull]; serve does not.
-    prepared.warnings.retain(|w| !w.contains("[pull]"));
-    let scenario = file.as_deref().map(Scenario::load).transpose()?;
-    let pulls = resolve_pull_target(scenario.as_ref(), &name, prepared.roundtrip.read_target())?;
+    let mut prepared = super::run::prepare_for_serve(&run_args, env)?;
+    let pulls = resolve_pull_target(
+        prepared.scenario.as_deref(),
+        &name,
+        prepared.roundtrip.read_target(),
+    )?;
     let setter_metrics = metrics.clone();
     let setter_name = name.clone();
     prepared.roundtrip = prepared

@@ -27,6 +27,16 @@ pub enum MetricsApi {
     Prometheus,
 }
 
+impl MetricsApi {
+    /// The backend's name in reports (`read.backend`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricsApi::Mimir => "mimir",
+            MetricsApi::Prometheus => "prometheus",
+        }
+    }
+}
+
 /// A backend to read from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Backend {

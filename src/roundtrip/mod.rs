@@ -528,29 +528,24 @@ impl RoundTrip {
             ));
             return None;
         };
-        let name = match m.api {
-            MetricsApi::Mimir => "mimir",
-            MetricsApi::Prometheus => "prometheus",
-        };
-        let view = self.read_view(name, b, m.reader.query(), self.read.metric_timeout.value);
+        let view = self.read_view(
+            m.api.as_str(),
+            b,
+            m.reader.query(),
+            self.read.metric_timeout.value,
+        );
         let (seen, failure) = self
             .read_back(out, view, window, progress, || m.reader.read_marker(probe))
             .await;
         if let Some(seen) = seen {
-            let labels: Vec<String> = seen
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{v}\""))
-                .collect();
+            let labels = labels_text(&seen.labels);
             let detail = if seen.value == probe.marker {
-                format!("value {} on {{{}}}", probe.marker, labels.join(","))
+                format!("value {} on {labels}", probe.marker)
             } else {
                 format!(
-                    "value {} on {{{}}}: a later probe's marker, which replaced this probe's \
+                    "value {} on {labels}: a later probe's marker, which replaced this probe's \
                      ({}) on the series before a read saw it (probes overlap)",
-                    seen.value,
-                    labels.join(","),
-                    probe.marker
+                    seen.value, probe.marker
                 )
             };
             out.checks.push(Check {
@@ -561,6 +556,12 @@ impl RoundTrip {
         }
         failure
     }
+}
+
+/// `{a="1",b="2"}`: a series' labels as check details show them.
+fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{{{}}}", inner.join(","))
 }
 
 /// The instants a signal's read-back is measured against.

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The whole look may take this long after the deadline, at most.
-const BUDGET: Duration = Duration::from_secs(3);
+pub(super) const BUDGET: Duration = Duration::from_secs(3);
 
 /// The pipeline's own metrics pages as they were before the probe was sent.
 #[derive(Default)]

@@ -4,7 +4,7 @@
 //! reports hops (`expose`, `ingest`, `query`, `total`) and a reason like an OTLP signal does.
 
 use super::outcome::{Check, Clue, Hop, HopName, PullOutcome, PullPath, Reason, Status};
-use super::{RoundTrip, Window, client_for, hops_from_poll};
+use super::{RoundTrip, Window, backend_title, client_for, hops_from_poll, labels_text};
 use crate::backends::QueryError;
 use crate::backends::loki::{LokiReader, PULLED_LINE_FIELD, pulled_line_text};
 use crate::backends::prometheus::{PrometheusReader, SeriesIdentity};
@@ -14,7 +14,7 @@ use crate::poll::poll;
 use crate::probe::{Probe, hex};
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Sets the scenario's scrape marker on `serve`'s `/metrics` (the round trip only knows it
 /// must be set; the registry belongs to `serve`).
@@ -103,13 +103,14 @@ impl RoundTrip {
     ) -> PullOutcome {
         let started = Instant::now();
         set(probe.marker);
+        let expose = started.elapsed().as_secs_f64();
         let mut out = new_outcome(
             PullPath::Scrape,
             format!("{} = {}", check.selector.value, probe.marker),
-            Hop::ok(HopName::Expose, started.elapsed().as_secs_f64()),
+            Hop::ok(HopName::Expose, expose),
         );
         let (backend, b) = match &self.read.metrics {
-            Some((api, b)) => (api_name(*api), b),
+            Some((api, b)) => (api.as_str(), b),
             None => return out,
         };
         out.read = Some(self.read_view(backend, b, reader.query(), check.timeout.value));
@@ -121,7 +122,6 @@ impl RoundTrip {
             || reader.read_scrape_marker(probe.marker),
         )
         .await;
-        let expose = out.hops[0].seconds.unwrap_or_default();
         let (hops, seen, failure) = hops_from_poll(polled, expose, window.started);
         out.hops.extend(hops);
         if let Some(seen) = seen {
@@ -225,22 +225,6 @@ fn new_outcome(path: PullPath, exposed: String, expose: Hop) -> PullOutcome {
     }
 }
 
-fn api_name(api: crate::config::read::MetricsApi) -> &'static str {
-    match api {
-        crate::config::read::MetricsApi::Mimir => "mimir",
-        crate::config::read::MetricsApi::Prometheus => "prometheus",
-    }
-}
-
-fn backend_title(name: &str) -> &'static str {
-    super::backend_title(name)
-}
-
-fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
-    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-    format!("{{{}}}", inner.join(","))
-}
-
 /// The probe's JSON line: the text the query searches for, the field that tells it from the
 /// OTLP log, and the ids to correlate by hand.
 pub fn line_json(scenario: &str, probe: &Probe) -> String {
@@ -278,8 +262,7 @@ fn write_line(dest: &LineDestination, line: &str) -> std::io::Result<()> {
 
 /// After the marker never arrived: scrape targets the scraper marks down.
 async fn scrape_clues(reader: &PrometheusReader) -> Vec<Clue> {
-    let budget = Duration::from_secs(3);
-    match tokio::time::timeout(budget, reader.failing_scrapes()).await {
+    match tokio::time::timeout(super::post_mortem::BUDGET, reader.failing_scrapes()).await {
         Ok(Ok(down)) => down
             .iter()
             .map(|labels| {
