@@ -43,6 +43,15 @@ pub struct SignalFault {
     /// Logs: stored as a Loki exporter writes them (job/instance/exporter labels, a JSON
     /// line, no structured metadata) instead of through Loki's OTLP endpoint.
     pub loki_exporter: bool,
+    /// Traces: Tempo's metrics-generator is not enabled for the tenant (incident 9): no
+    /// span-metrics or service-graph series are derived from them, and TraceQL metrics
+    /// queries fail as Tempo's do without the local-blocks processor.
+    pub generator_disabled: bool,
+    /// Traces: derived series appear this long after the trace is visible
+    /// [default: `generator::DEFAULT_GENERATOR_DELAY`].
+    pub generator_delay: Option<Duration>,
+    /// Traces: Tempo's TraceQL metrics endpoint answers 500 with this text.
+    pub traceql_metrics_error: Option<String>,
 }
 
 /// One `--fault SIGNAL:KIND[=VALUE]` setting.
@@ -59,12 +68,16 @@ pub enum FaultSetting {
     Partial(i64, String),
     Delay(Duration),
     LokiExporter,
+    GeneratorDisabled,
+    GeneratorDelay(Duration),
+    TraceqlMetricsError(String),
 }
 
 /// The fault kinds `parse_fault_spec` knows, for help and error texts.
 pub const FAULT_KINDS: &str = "drop, export-fail, ingester-fail (trace), ingest-delay=DURATION, \
 search-delay=DURATION (trace), query-error=STATUS[:BODY], status=STATUS, retry-after=SECONDS, \
-partial=N[:MESSAGE], delay=DURATION, loki-exporter (log)";
+partial=N[:MESSAGE], delay=DURATION, loki-exporter (log), generator-disabled (trace), \
+generator-delay=DURATION (trace), traceql-metrics-error=TEXT (trace)";
 
 impl SignalFault {
     /// Adds one setting (settings for the same signal accumulate).
@@ -81,6 +94,9 @@ impl SignalFault {
             FaultSetting::Partial(n, m) => self.partial = Some((n, m)),
             FaultSetting::Delay(d) => self.delay = d,
             FaultSetting::LokiExporter => self.loki_exporter = true,
+            FaultSetting::GeneratorDisabled => self.generator_disabled = true,
+            FaultSetting::GeneratorDelay(d) => self.generator_delay = Some(d),
+            FaultSetting::TraceqlMetricsError(t) => self.traceql_metrics_error = Some(t),
         }
     }
 }
@@ -169,6 +185,16 @@ pub fn parse_fault_spec(spec: &str) -> Result<(Signal, FaultSetting), String> {
                 "'{spec}': loki-exporter only applies to log and takes no value"
             ));
         }
+        "generator-disabled" | "generator-delay" | "traceql-metrics-error"
+            if signal != Signal::Trace =>
+        {
+            return Err(format!(
+                "'{spec}': {kind} only applies to trace (Tempo's metrics-generator)"
+            ));
+        }
+        "generator-disabled" => flag(FaultSetting::GeneratorDisabled)?,
+        "generator-delay" => FaultSetting::GeneratorDelay(duration(need("2s")?)?),
+        "traceql-metrics-error" => FaultSetting::TraceqlMetricsError(need("TEXT")?.to_string()),
         other => {
             return Err(format!(
                 "'{spec}': unknown fault kind '{other}' (kinds: {FAULT_KINDS})"
@@ -295,7 +321,30 @@ mod tests {
                 FaultSetting::Delay(Duration::from_millis(250))
             )
         );
+        assert_eq!(
+            ok("trace:generator-disabled"),
+            (Signal::Trace, FaultSetting::GeneratorDisabled)
+        );
+        assert_eq!(
+            ok("trace:generator_delay=5s"),
+            (
+                Signal::Trace,
+                FaultSetting::GeneratorDelay(Duration::from_secs(5))
+            )
+        );
+        assert_eq!(
+            ok("trace:traceql-metrics-error=empty ring"),
+            (
+                Signal::Trace,
+                FaultSetting::TraceqlMetricsError("empty ring".into())
+            )
+        );
         for bad in [
+            "log:generator-disabled",
+            "trace:generator-disabled=1",
+            "trace:generator-delay",
+            "trace:traceql-metrics-error",
+            "metric:traceql-metrics-error=x",
             "drop",
             "span:drop",
             "trace:nope",

@@ -1,9 +1,12 @@
 //! The LogQL subset the lab's Loki understands: a stream selector `{a="x", b=~"re", c!="y",
 //! d!~"re"}` followed by line filters (`|= "s"`, `!= "s"`, `|~ "re"`, `!~ "re"`) and label
 //! filters (`| key="v"`, `!=`, `=~`, `!~`, several joined by `,` or `and`) over index labels
-//! and structured metadata; and, for instant queries, `count_over_time(<that>[<range>])`.
+//! and structured metadata; and, for instant queries, `count_over_time(<that>[<range>])`,
+//! optionally aggregated (`sum`, `count`, `min`, `max`, `avg`, with `by (labels)`) and
+//! compared with a number (`sum(count_over_time({app="x"}[5m])) > 0`).
 //! Errors read as Loki's (`parse error at line 1, col N: syntax error: …`).
 
+use super::aggregate::{AggOp, Aggregation, CmpOp, Comparison};
 use super::lexing::{Tokens, read_string, word_end};
 use super::loki_mapping::LokiEntry;
 use super::params::parse_prom_duration;
@@ -97,8 +100,16 @@ pub struct LogQuery {
 #[derive(Clone, Debug)]
 pub enum Expr {
     Log(LogQuery),
-    /// `count_over_time(<log query>[<range ms>])`.
-    CountOverTime(LogQuery, i64),
+    Metric(MetricQuery),
+}
+
+/// `[agg [by (…)] (] count_over_time(<log query>[<range>]) [)] [<op> <number>]`.
+#[derive(Clone, Debug)]
+pub struct MetricQuery {
+    pub query: LogQuery,
+    pub range_ms: i64,
+    pub aggregation: Option<Aggregation>,
+    pub comparison: Option<Comparison>,
 }
 
 /// A parse failure; `Display` is Loki's 400 body.
@@ -385,29 +396,10 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
     let mut p = Parser::new(lex(q)?);
     let expr = match p.peek().0.clone() {
         Tok::LBrace => Expr::Log(log_query(&mut p)?),
-        Tok::Ident(f) if f == "count_over_time" => {
-            p.next();
-            let t = p.next();
-            if t.0 != Tok::LParen {
-                return Err(p.err(&t, ""));
-            }
-            let q = log_query(&mut p)?;
-            let t = p.next();
-            if t.0 != Tok::LBracket {
-                return Err(p.err(&t, ""));
-            }
-            let t = p.next();
-            let range = match &t.0 {
-                Tok::Duration(d) => parse_prom_duration(d).map_err(|_| p.err(&t, ""))?,
-                _ => return Err(p.err(&t, "")),
-            };
-            for want in [Tok::RBracket, Tok::RParen] {
-                let t = p.next();
-                if t.0 != want {
-                    return Err(p.err(&t, ""));
-                }
-            }
-            Expr::CountOverTime(q, range)
+        Tok::Ident(f) if f == "count_over_time" || AggOp::from_name(&f).is_some() => {
+            let mut m = metric(&mut p)?;
+            m.comparison = comparison(&mut p)?;
+            Expr::Metric(m)
         }
         Tok::Ident(f) => {
             let col = p.peek().1;
@@ -423,6 +415,157 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
         return Err(p.err(&t, ""));
     }
     Ok(expr)
+}
+
+fn expect(p: &mut Parser, want: Tok) -> Result<(), ParseError> {
+    let t = p.next();
+    if t.0 == want {
+        Ok(())
+    } else {
+        Err(p.err(&t, ""))
+    }
+}
+
+/// `count_over_time(…[range])`, or one aggregation around it.
+fn metric(p: &mut Parser) -> Result<MetricQuery, ParseError> {
+    let t = p.next();
+    let Tok::Ident(name) = t.0.clone() else {
+        return Err(p.err(&t, ""));
+    };
+    if let Some(op) = AggOp::from_name(&name) {
+        let before = grouping(p)?;
+        expect(p, Tok::LParen)?;
+        let mut inner = metric(p)?;
+        if inner.aggregation.is_some() {
+            return Err(p.unsupported(t.1, "nested aggregations"));
+        }
+        expect(p, Tok::RParen)?;
+        let after = grouping(p)?;
+        inner.aggregation = Some(Aggregation {
+            op,
+            by: before.or(after),
+        });
+        return Ok(inner);
+    }
+    if name != "count_over_time" {
+        return Err(p.unsupported(t.1, &format!("`{name}`")));
+    }
+    expect(p, Tok::LParen)?;
+    let query = log_query(p)?;
+    expect(p, Tok::LBracket)?;
+    let t = p.next();
+    let range_ms = match &t.0 {
+        Tok::Duration(d) => parse_prom_duration(d).map_err(|_| p.err(&t, ""))?,
+        _ => return Err(p.err(&t, "")),
+    };
+    expect(p, Tok::RBracket)?;
+    expect(p, Tok::RParen)?;
+    Ok(MetricQuery {
+        query,
+        range_ms,
+        aggregation: None,
+        comparison: None,
+    })
+}
+
+/// `by (a, b)`, if next.
+fn grouping(p: &mut Parser) -> Result<Option<Vec<String>>, ParseError> {
+    match &p.peek().0 {
+        Tok::Ident(w) if w == "by" => {}
+        Tok::Ident(w) if w == "without" => {
+            let col = p.peek().1;
+            return Err(p.unsupported(col, "`without`"));
+        }
+        _ => return Ok(None),
+    }
+    p.next();
+    expect(p, Tok::LParen)?;
+    let mut names = Vec::new();
+    loop {
+        let t = p.next();
+        match t.0 {
+            Tok::RParen if names.is_empty() => break,
+            Tok::Ident(n) => names.push(n),
+            _ => return Err(p.err(&t, "")),
+        }
+        let t = p.next();
+        match t.0 {
+            Tok::Comma => continue,
+            Tok::RParen => break,
+            _ => return Err(p.err(&t, "")),
+        }
+    }
+    Ok(Some(names))
+}
+
+/// An optional `<op> [bool] <number>` after a metric query.
+fn comparison(p: &mut Parser) -> Result<Option<Comparison>, ParseError> {
+    let op = match &p.peek().0 {
+        Tok::Neq => CmpOp::Ne,
+        Tok::Other(o) if o == "==" => CmpOp::Eq,
+        Tok::Other(o) if o == ">" || o == "<" => {
+            let (plain, or_equal) = if o == ">" {
+                (CmpOp::Gt, CmpOp::Ge)
+            } else {
+                (CmpOp::Lt, CmpOp::Le)
+            };
+            p.next();
+            if p.peek().0 == Tok::Eq {
+                p.next();
+                return comparison_rhs(p, or_equal).map(Some);
+            }
+            return comparison_rhs(p, plain).map(Some);
+        }
+        _ => return Ok(None),
+    };
+    p.next();
+    comparison_rhs(p, op).map(Some)
+}
+
+/// `[bool] [-]digits[.digits]` (the lexer splits numbers into single characters).
+fn comparison_rhs(p: &mut Parser, op: CmpOp) -> Result<Comparison, ParseError> {
+    let bool_mode = matches!(&p.peek().0, Tok::Ident(w) if w == "bool");
+    if bool_mode {
+        p.next();
+    }
+    let col = p.peek().1;
+    let mut text = String::new();
+    while let Tok::Other(c) = &p.peek().0 {
+        let numeric =
+            c.chars().all(|c| c.is_ascii_digit() || c == '.') || (c == "-" && text.is_empty());
+        if !numeric {
+            break;
+        }
+        text.push_str(c);
+        p.next();
+    }
+    match text.parse::<f64>() {
+        Ok(rhs) => Ok(Comparison { op, bool_mode, rhs }),
+        Err(_) => {
+            let t = p.next();
+            Err(ParseError {
+                col: if text.is_empty() { t.1 } else { col },
+                message: format!("syntax error: unexpected {}", t.0.describe()),
+            })
+        }
+    }
+}
+
+impl MetricQuery {
+    /// Applies the aggregation and comparison to per-stream counts.
+    pub fn finish(
+        &self,
+        counts: Vec<(BTreeMap<String, String>, f64)>,
+    ) -> Vec<(BTreeMap<String, String>, f64)> {
+        let counts = match &self.aggregation {
+            Some(a) => a.apply(counts),
+            None => counts,
+        };
+        match &self.comparison {
+            Some(c) => c.apply(counts),
+            None => counts,
+        }
+    }
 }
 
 impl LogQuery {
@@ -470,8 +613,28 @@ mod tests {
         assert!(parse(r#"{a="x", b=~"y.*", c!="z", d!~"w"} |= "s" != "t" |~ "u" !~ "v" | k="1", j!="2" and i=~"3""#).is_ok());
         assert!(matches!(
             parse(r#"count_over_time({a="x"} | k="v" [5m])"#).unwrap(),
-            Expr::CountOverTime(_, 300_000)
+            Expr::Metric(MetricQuery {
+                range_ms: 300_000,
+                aggregation: None,
+                comparison: None,
+                ..
+            })
         ));
+        let Expr::Metric(m) = parse(r#"sum(count_over_time({a="x"}[5m])) > 0"#).unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.aggregation.as_ref().map(|a| a.op), Some(AggOp::Sum));
+        assert_eq!(m.comparison.map(|c| (c.op, c.rhs)), Some((CmpOp::Gt, 0.0)));
+        let Expr::Metric(m) =
+            parse(r#"sum by (job) (count_over_time({a="x"}[1h])) >= 10.5"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(m.aggregation.unwrap().by, Some(vec!["job".to_string()]));
+        assert_eq!(m.comparison.map(|c| (c.op, c.rhs)), Some((CmpOp::Ge, 10.5)));
+        assert!(parse(r#"sum(count_over_time({a="x"}[5m])) >"#).is_err());
+        assert!(parse(r#"sum(sum(count_over_time({a="x"}[5m])))"#).is_err());
+        assert!(parse(r#"rate({a="x"}[5m])"#).is_err());
     }
 
     #[test]

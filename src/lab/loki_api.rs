@@ -155,7 +155,7 @@ fn query_range(state: &LabState, inc: &Incoming, scope: &TenantScope) -> Reply<R
     let started = Instant::now();
     let q = match parse_log_query(inc)? {
         Expr::Log(q) => q,
-        Expr::CountOverTime(..) => {
+        Expr::Metric(..) => {
             return Err(bad_request(
                 "otel-canary lab: metric queries are only supported on /loki/api/v1/query",
             ));
@@ -237,14 +237,15 @@ fn select<'a>(
 
 fn instant(state: &LabState, inc: &Incoming, scope: &TenantScope) -> Reply<Response> {
     let started = Instant::now();
-    let (q, range_ms) = match parse_log_query(inc)? {
+    let metric = match parse_log_query(inc)? {
         Expr::Log(_) => return Err(bad_request(INSTANT_LOG_QUERY)),
-        Expr::CountOverTime(q, r) => (q, r),
+        Expr::Metric(m) => m,
     };
+    let (q, range_ms) = (&metric.query, metric.range_ms);
     let t = time_param(inc, "time", nanos_of(SystemTime::now()))?;
     let from = t.saturating_sub(range_ms as i128 * 1_000_000);
     let all = entries(state, scope);
-    let (selected, mut stats) = select(&all, &q, |ts| ts > from && ts <= t);
+    let (selected, mut stats) = select(&all, q, |ts| ts > from && ts <= t);
     let mut counts: BTreeMap<BTreeMap<String, String>, f64> = BTreeMap::new();
     for e in selected.into_iter().filter(|e| q.keeps(e)) {
         stats.lines_matched += 1;
@@ -252,7 +253,7 @@ fn instant(state: &LabState, inc: &Incoming, scope: &TenantScope) -> Reply<Respo
     }
     stats.entries_returned = counts.len();
     stats.exec_secs = started.elapsed().as_secs_f64();
-    let series: Vec<(BTreeMap<String, String>, f64)> = counts.into_iter().collect();
+    let series = metric.finish(counts.into_iter().collect());
     let ts_ms = t.div_euclid(1_000_000) as i64;
     Ok(json(
         StatusCode::OK,

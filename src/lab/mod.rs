@@ -4,9 +4,11 @@
 //! file tailer, so the pull paths (a `/metrics` page, a log file) can be proven too. Used by
 //! tests, `otel-canary lab` and `demo`.
 
+pub mod aggregate;
 pub mod backend_otlp;
 pub mod exposition;
 pub mod faults;
+pub mod generator;
 pub mod http_util;
 mod lexing;
 pub mod logql;
@@ -31,6 +33,7 @@ pub mod tailer;
 pub mod tempo_api;
 pub mod tempo_data;
 pub mod tempo_json;
+pub mod tempo_metrics;
 pub mod tenancy;
 pub mod tls;
 pub mod traceql;

@@ -7,9 +7,11 @@
 
 use super::LabState;
 use super::backend_otlp::{self, Backend};
+use super::generator;
 use super::http_util::{
     Incoming, Reply, TEXT_UTF8, empty, fault_answer, incoming, json, not_found, respond, vary,
 };
+use super::logql::MatchOp;
 use super::otlp_http::MAX_BODY;
 use super::params::{
     format_prom_ts, format_prom_value, millis_of, parse_prom_duration_param, parse_prom_time,
@@ -148,14 +150,35 @@ fn success(data: String) -> Response {
     )
 }
 
-/// Every stored series this scope may read now: what OTLP pushes wrote plus, in the
-/// single-tenant view only, what the scraper stored (`lab::scrape_store` on tenancy).
-fn all_series(state: &LabState, scope: &TenantScope) -> BTreeMap<Labels, Vec<(i64, f64)>> {
+/// Every stored series this scope may read now: what OTLP pushes wrote, what Tempo's
+/// metrics-generator derived from the scope's traces (only when `generated` says the query
+/// may read them: computing them walks every stored trace), plus, in the single-tenant view
+/// only, what the scraper stored (`lab::scrape_store` on tenancy).
+fn all_series(
+    state: &LabState,
+    scope: &TenantScope,
+    generated: bool,
+) -> BTreeMap<Labels, Vec<(i64, f64)>> {
     let mut all = pushed_series(state, scope);
+    if generated {
+        let now = SystemTime::now();
+        let traces = tenancy::readable(state, Signal::Trace, scope, now, Visibility::Query);
+        promql::merge_series(&mut all, generator::series(&traces, now));
+    }
     if *scope == TenantScope::All {
         promql::merge_series(&mut all, state.scraped.series());
     }
     all
+}
+
+/// Whether an expression may read a series Tempo's generator writes.
+fn reads_generated(expr: &Expr) -> bool {
+    expr.selectors().iter().any(|matchers| {
+        matchers
+            .iter()
+            .filter(|m| m.name == "__name__" && m.op == MatchOp::Eq)
+            .all(|m| generator::may_be_generated(&m.value))
+    })
 }
 
 fn pushed_series(state: &LabState, scope: &TenantScope) -> BTreeMap<Labels, Vec<(i64, f64)>> {
@@ -199,7 +222,8 @@ fn query(state: &LabState, inc: &Incoming, scope: &TenantScope) -> Reply<Respons
     let t = time_param(inc, "time", millis_of(SystemTime::now()))?;
     let expr = parse_query(inc)?;
     let lookback = lookback(inc)?;
-    let result = promql::eval_instant(&expr, &all_series(state, scope), t, lookback);
+    let all = all_series(state, scope, reads_generated(&expr));
+    let result = promql::eval_instant(&expr, &all, t, lookback);
     let items: Vec<String> = result
         .iter()
         .map(|(labels, v)| {
@@ -260,7 +284,7 @@ fn query_range(state: &LabState, inc: &Incoming, scope: &TenantScope) -> Reply<R
     }
     let expr = parse_query(inc)?;
     let lookback = lookback(inc)?;
-    let all = all_series(state, scope);
+    let all = all_series(state, scope, reads_generated(&expr));
     let mut matrix: BTreeMap<Labels, Vec<String>> = BTreeMap::new();
     let mut t = start;
     while t <= end {
@@ -307,7 +331,7 @@ fn matching_sets(
     for s in selectors {
         match promql::parse(s) {
             Ok(Expr::Selector(m)) => parsed.push(m),
-            Ok(Expr::LastOverTime(..)) => {
+            Ok(Expr::LastOverTime(..) | Expr::Aggregate(..)) => {
                 return Err(bad_data(format!(
                     "invalid parameter \"match[]\": 1:1: parse error: expected vector selector, got call in {s:?}"
                 )));
@@ -322,7 +346,7 @@ fn matching_sets(
     }
     let start = time_param(inc, "start", i64::MIN)?;
     let end = time_param(inc, "end", i64::MAX)?;
-    Ok(all_series(state, scope)
+    Ok(all_series(state, scope, true)
         .into_iter()
         .filter(|(labels, points)| {
             (parsed.is_empty() || parsed.iter().any(|m| promql::selects(m, labels)))

@@ -1,9 +1,10 @@
 //! The PromQL subset the lab's Prometheus/Mimir understands: a vector selector
 //! (`name{l="v", m=~"re", …}` or `{__name__="…", …}` with `=`, `!=`, `=~`, `!~`; regexes fully
-//! anchored), `last_over_time(<selector>[<range>])`, and either compared with a number
-//! (`up == 0`, `x > 1.5`, `up != bool 1`: the filter and `bool` forms of a vector/scalar
-//! comparison), evaluated with Prometheus' lookback (the newest sample in `(t − 5m, t]`) and
-//! its staleness markers. Errors carry Prometheus' `line:col: parse error:`.
+//! anchored), `last_over_time(<selector>[<range>])`, the aggregations `sum`, `count`, `min`,
+//! `max`, `avg` (optionally `by (labels)`, before or after the argument) of those, and any of
+//! them compared with a number (`up == 0`, `count(x) > 0`, `up != bool 1`: the filter and `bool`
+//! forms of a vector/scalar comparison), evaluated with Prometheus' lookback (the newest sample
+//! in `(t − 5m, t]`) and its staleness markers. Errors carry Prometheus' `line:col: parse error:`.
 
 use super::lexing::{Tokens, read_string, word_end};
 use super::logql::{MatchOp, Matcher};
@@ -11,46 +12,26 @@ use super::params::parse_prom_duration;
 use super::prom_mapping::{Labels, PromSample};
 use std::collections::BTreeMap;
 
+pub use super::aggregate::{AggOp, Aggregation, CmpOp, Comparison};
+
 /// A parsed expression.
 #[derive(Clone, Debug)]
 pub enum Expr {
     Selector(Vec<Matcher>),
     /// `last_over_time(selector[range ms])`.
     LastOverTime(Vec<Matcher>, i64),
-    /// `<selector or last_over_time> <op> [bool] <number>`.
+    /// `<op> [by (…)] (<expr>)`.
+    Aggregate(Aggregation, Box<Expr>),
+    /// `<expr> <op> [bool] <number>`.
     Compare(Box<Expr>, Comparison),
 }
 
-/// A comparison with a number. Without `bool` it filters (keeping the metric name, as
-/// Prometheus does for comparisons); with `bool` it keeps every series, drops the name and
-/// yields 1 or 0.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Comparison {
-    pub op: CmpOp,
-    pub bool_mode: bool,
-    pub rhs: f64,
-}
-
-/// `==`, `!=`, `>`, `<`, `>=`, `<=`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CmpOp {
-    Eq,
-    Ne,
-    Gt,
-    Lt,
-    Ge,
-    Le,
-}
-
-impl CmpOp {
-    fn holds(self, a: f64, b: f64) -> bool {
+impl Expr {
+    /// The selectors the expression reads, so a caller can tell which series it may need.
+    pub fn selectors(&self) -> Vec<&[Matcher]> {
         match self {
-            CmpOp::Eq => a == b,
-            CmpOp::Ne => a != b,
-            CmpOp::Gt => a > b,
-            CmpOp::Lt => a < b,
-            CmpOp::Ge => a >= b,
-            CmpOp::Le => a <= b,
+            Expr::Selector(m) | Expr::LastOverTime(m, _) => vec![m.as_slice()],
+            Expr::Aggregate(_, inner) | Expr::Compare(inner, _) => inner.selectors(),
         }
     }
 }
@@ -273,26 +254,47 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
         tokens: Tokens::new(lex(q)?),
         in_braces: false,
     };
+    if p.peek().0 == Tok::Eof {
+        return Err(ParseError {
+            col: 1,
+            message: "no expression found in input".into(),
+        });
+    }
+    let expr = expression(&mut p)?;
+    let t = p.next();
+    if t.0 != Tok::Eof {
+        return Err(match t.0 {
+            Tok::LBracket => unsupported(t.1, "a range vector outside last_over_time"),
+            _ => p.err(&t, ""),
+        });
+    }
+    Ok(expr)
+}
+
+/// A primary expression with an optional comparison.
+fn expression(p: &mut Parser) -> Result<Expr, ParseError> {
+    let expr = primary(p)?;
+    Ok(match comparison(p)? {
+        Some(c) => Expr::Compare(Box::new(expr), c),
+        None => expr,
+    })
+}
+
+fn primary(p: &mut Parser) -> Result<Expr, ParseError> {
     let first = p.next();
-    let expr = match first.0.clone() {
-        Tok::Eof => {
-            return Err(ParseError {
-                col: 1,
-                message: "no expression found in input".into(),
-            });
-        }
+    Ok(match first.0.clone() {
         Tok::LBrace => {
             p.tokens.back();
-            Expr::Selector(selector(&mut p, None)?)
+            Expr::Selector(selector(p, None)?)
         }
         Tok::Ident(f) if f == "last_over_time" && p.peek().0 == Tok::LParen => {
             p.next();
             let t = p.next();
             let inner = match t.0 {
-                Tok::Ident(n) => selector(&mut p, Some((n, t.1)))?,
+                Tok::Ident(n) => selector(p, Some((n, t.1)))?,
                 Tok::LBrace => {
                     p.tokens.back();
-                    selector(&mut p, None)?
+                    selector(p, None)?
                 }
                 _ => return Err(p.err(&t, "")),
             };
@@ -322,6 +324,12 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
             }
             Expr::LastOverTime(inner, range)
         }
+        Tok::Ident(f)
+            if AggOp::from_name(&f).is_some()
+                && matches!(&p.peek().0, Tok::LParen | Tok::Ident(_)) =>
+        {
+            aggregation(p, AggOp::from_name(&f).expect("checked"))?
+        }
         Tok::Ident(f) if p.peek().0 == Tok::LParen => {
             return Err(if is_known_function(&f) {
                 unsupported(first.1, &format!("function {f:?}"))
@@ -335,21 +343,70 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
         Tok::Ident(n) if n.starts_with(|c: char| c.is_ascii_digit()) => {
             return Err(unsupported(first.1, "a number literal"));
         }
-        Tok::Ident(n) => Expr::Selector(selector(&mut p, Some((n, first.1)))?),
+        Tok::Ident(n) => Expr::Selector(selector(p, Some((n, first.1)))?),
         _ => return Err(p.err(&first, "")),
+    })
+}
+
+/// `by (a, b)` after an aggregation's name or argument, if there.
+fn grouping(p: &mut Parser) -> Result<Option<Vec<String>>, ParseError> {
+    let Tok::Ident(w) = &p.peek().0 else {
+        return Ok(None);
     };
-    let expr = match comparison(&mut p)? {
-        Some(c) => Expr::Compare(Box::new(expr), c),
-        None => expr,
-    };
+    match w.as_str() {
+        "by" => {}
+        "without" => return Err(unsupported(p.peek().1, "`without`")),
+        _ => return Ok(None),
+    }
+    p.next();
     let t = p.next();
-    if t.0 != Tok::Eof {
-        return Err(match t.0 {
-            Tok::LBracket => unsupported(t.1, "a range vector outside last_over_time"),
-            _ => p.err(&t, ""),
+    if t.0 != Tok::LParen {
+        return Err(p.err(&t, " in grouping opts, expected \"(\""));
+    }
+    let mut names = Vec::new();
+    loop {
+        let t = p.next();
+        match t.0 {
+            Tok::RParen if names.is_empty() => break,
+            Tok::Ident(n) => names.push(n),
+            _ => return Err(p.err(&t, " in grouping opts, expected label")),
+        }
+        let t = p.next();
+        match t.0 {
+            Tok::Comma => continue,
+            Tok::RParen => break,
+            _ => return Err(p.err(&t, " in grouping opts, expected \")\" or \",\"")),
+        }
+    }
+    Ok(Some(names))
+}
+
+/// `op [by (…)] (<expr>) [by (…)]`, the name already read.
+fn aggregation(p: &mut Parser, op: AggOp) -> Result<Expr, ParseError> {
+    let before = grouping(p)?;
+    let t = p.next();
+    if t.0 != Tok::LParen {
+        return Err(p.err(&t, " in aggregation, expected \"(\""));
+    }
+    let inner = expression(p)?;
+    let t = p.next();
+    if t.0 != Tok::RParen {
+        return Err(p.err(&t, " in aggregation, expected \")\""));
+    }
+    let after = grouping(p)?;
+    if before.is_some() && after.is_some() {
+        return Err(ParseError {
+            col: t.1,
+            message: "aggregation must only contain one grouping clause".into(),
         });
     }
-    Ok(expr)
+    Ok(Expr::Aggregate(
+        Aggregation {
+            op,
+            by: before.or(after),
+        },
+        Box::new(inner),
+    ))
 }
 
 /// A PromQL number literal: decimal (with exponent), `Inf` or `NaN` in any case.
@@ -364,13 +421,9 @@ fn number(word: &str) -> Option<f64> {
 fn comparison(p: &mut Parser) -> Result<Option<Comparison>, ParseError> {
     let op = match &p.peek().0 {
         Tok::Op(MatchOp::Ne) => CmpOp::Ne,
-        Tok::Other(o) => match o.as_str() {
-            "==" => CmpOp::Eq,
-            ">" => CmpOp::Gt,
-            "<" => CmpOp::Lt,
-            ">=" => CmpOp::Ge,
-            "<=" => CmpOp::Le,
-            _ => return Ok(None),
+        Tok::Other(o) => match CmpOp::from_token(o) {
+            Some(op) => op,
+            None => return Ok(None),
         },
         _ => return Ok(None),
     };
@@ -473,19 +526,9 @@ pub fn eval_instant(
     let (matchers, window, skip_stale) = match expr {
         Expr::Selector(m) => (m, lookback_ms, false),
         Expr::LastOverTime(m, r) => (m, *r, true),
-        Expr::Compare(inner, c) => {
-            return eval_instant(inner, all, t_ms, lookback_ms)
-                .into_iter()
-                .filter_map(|(mut labels, v)| {
-                    let holds = c.op.holds(v, c.rhs);
-                    if c.bool_mode {
-                        labels.remove("__name__");
-                        Some((labels, if holds { 1.0 } else { 0.0 }))
-                    } else {
-                        holds.then_some((labels, v))
-                    }
-                })
-                .collect();
+        Expr::Compare(inner, c) => return c.apply(eval_instant(inner, all, t_ms, lookback_ms)),
+        Expr::Aggregate(agg, inner) => {
+            return agg.apply(eval_instant(inner, all, t_ms, lookback_ms));
         }
     };
     all.iter()
@@ -578,7 +621,9 @@ mod tests {
                 .message
                 .contains("unknown function")
         );
-        assert!(parse("sum(up)").is_err());
+        assert!(parse("rate(up[5m])").is_err());
+        assert!(parse("sum without (a) (up)").is_err());
+        assert!(parse("sum by (a) (up) by (b)").is_err());
         assert!(parse("up[5m]").is_err());
         assert!(parse("up == ").is_err());
         assert!(
@@ -621,6 +666,37 @@ mod tests {
         assert!(!b[0].0.contains_key("__name__"), "bool drops the name");
         assert_eq!(b[0].1, 0.0);
         assert_eq!(eval("other > 0.5", &data, 2_000).len(), 1);
+    }
+
+    #[test]
+    fn aggregations_then_comparisons() {
+        let mut data = all(&[("c", vec![(1_000, 2.0)]), ("d", vec![(1_000, 1.0)])]);
+        data.insert(
+            Labels::from([
+                ("__name__".to_string(), "c".to_string()),
+                ("job".to_string(), "k".to_string()),
+            ]),
+            vec![(1_000, 3.0)],
+        );
+        let sum = eval("sum(c)", &data, 2_000);
+        assert_eq!(sum, vec![(Labels::new(), 5.0)]);
+        assert_eq!(eval("count(c) > 1", &data, 2_000)[0].1, 2.0);
+        assert!(eval("count(c) > 2", &data, 2_000).is_empty());
+        assert!(eval("count(nothing) > 0", &data, 2_000).is_empty());
+        let by = eval("sum by (job) (c)", &data, 2_000);
+        assert_eq!(by.len(), 2);
+        assert_eq!(by, eval("sum(c) by (job)", &data, 2_000));
+        assert_eq!(
+            eval(r#"max(sum by (job) ({__name__=~"c|d"}))"#, &data, 2_000)[0].1,
+            3.0
+        );
+        assert_eq!(eval("sum(c > 2)", &data, 2_000)[0].1, 3.0);
+        let Expr::Aggregate(a, _) = parse("count(up)").unwrap() else {
+            panic!("aggregate")
+        };
+        assert_eq!(a.op, AggOp::Count);
+        assert!(parse("sum(up").is_err());
+        assert!(parse("sum by (up)").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! switched off later must not resurrect or hide data already written, as in a real backend.
 
 use super::faults::SignalFault;
+use super::generator::DEFAULT_GENERATOR_DELAY;
 use super::loki_mapping::LokiEntry;
 use super::params::nanos_of;
 use super::prom_mapping::PromSample;
@@ -39,6 +40,9 @@ pub struct Received {
     pub visible_at: Option<SystemTime>,
     /// Traces: from when Tempo's search finds it (search lags trace-by-id in real Tempo).
     pub searchable_at: Option<SystemTime>,
+    /// Traces: from when the metrics-generator's series count it (`lab::generator`); `None`
+    /// when dropped or the generator was disabled for it.
+    pub generated_at: Option<SystemTime>,
     /// The write's `X-Scope-OrgID`, if any; queries of a multi-tenant lab only see their own.
     pub tenant: Option<String>,
     /// The payload as Loki entries (native OTLP mapping) and as Prometheus samples, mapped
@@ -59,6 +63,9 @@ impl Received {
         let at = SystemTime::now();
         let visible_at = (!fault.drop).then(|| at + fault.ingest_delay);
         let searchable_at = visible_at.map(|v| v + fault.search_delay);
+        let generated_at = visible_at
+            .filter(|_| !fault.generator_disabled)
+            .map(|v| v + fault.generator_delay.unwrap_or(DEFAULT_GENERATOR_DELAY));
         let tenant = headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(TENANT_HEADER))
@@ -71,6 +78,7 @@ impl Received {
             at,
             visible_at,
             searchable_at,
+            generated_at,
             tenant,
             loki_entries: OnceLock::new(),
             prom_samples: OnceLock::new(),

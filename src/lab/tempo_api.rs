@@ -1,5 +1,6 @@
 //! The lab's Tempo query API (Tempo 2.8's port 3200): trace by id (v1 and v2, JSON or
-//! protobuf), TraceQL search, tag names and values, readiness and build info, each answering
+//! protobuf), TraceQL search, TraceQL metrics (`lab::tempo_metrics`), tag names and values,
+//! readiness and build info, each answering
 //! with Tempo's exact status, Content-Type and body shape (shared/fixtures/tempo); and
 //! `/metrics` with the distributor and receiver counters (`lab::pipeline`).
 
@@ -10,6 +11,7 @@ use super::http_util::{
 use super::pipeline::METRICS_CONTENT_TYPE;
 use super::tempo_data::{self, SearchParams, TagRef};
 use super::tempo_json;
+use super::tempo_metrics;
 use super::tenancy::{self, TenantScope, Visibility};
 use super::traceql;
 use crate::signal::Signal;
@@ -59,6 +61,7 @@ fn route(state: &LabState, inc: &Incoming) -> Response {
         TagsV1,
         TagsV2,
         Values(&'a str, bool),
+        MetricsRange,
     }
     let r = if let Some(id) = path.strip_prefix("/api/traces/") {
         Route::Trace(id, false)
@@ -66,6 +69,8 @@ fn route(state: &LabState, inc: &Incoming) -> Response {
         Route::Trace(id, true)
     } else if path == "/api/search" {
         Route::Search
+    } else if path == "/api/metrics/query_range" {
+        Route::MetricsRange
     } else if path == "/api/search/tags" {
         Route::TagsV1
     } else if path == "/api/v2/search/tags" {
@@ -89,8 +94,18 @@ fn route(state: &LabState, inc: &Incoming) -> Response {
         Ok(s) => s,
         Err(_) => return tenancy::no_org_id(),
     };
-    let fault = state.faults.get(Signal::Trace).query_error;
+    let trace_fault = state.faults.get(Signal::Trace);
+    let fault = trace_fault.query_error.clone();
     match r {
+        Route::MetricsRange => {
+            if let Some(text) = &trace_fault.traceql_metrics_error {
+                return fault_answer(500, text);
+            }
+            if trace_fault.generator_disabled {
+                return tempo_metrics::no_local_blocks();
+            }
+            tempo_metrics::query_range(&readable(state, &scope, Visibility::Query), inc)
+        }
         Route::Trace(id, v2) => {
             if let Some((status, body)) = &fault {
                 return fault_answer(*status, body);

@@ -106,7 +106,7 @@ struct SpanRef<'a> {
     resource: Option<&'a Resource>,
 }
 
-fn service_name(resource: Option<&Resource>) -> Option<&str> {
+pub(crate) fn service_name(resource: Option<&Resource>) -> Option<&str> {
     resource?
         .attributes
         .iter()
