@@ -137,7 +137,15 @@ const RUN_EXAMPLES: &str = "Examples:
 
 Hops: export (send -> ack), ingest (ack -> visible; an estimate in the middle of the interval
 between the last read that missed and the first that saw it), query (the successful read),
-search (Tempo TraceQL, its own deadline), total (send -> confirmed visible).
+search (Tempo TraceQL, its own deadline), total (send -> confirmed visible); with --derived,
+span_metrics, service_graph and traceql_metrics (ack -> the series dashboards read from the
+trace appear; --derived-timeout, default 90s).
+
+  # Prove the RED dashboards' inputs too (Tempo's metrics-generator, incident 9):
+  otel-canary run --scenario local-lgtm --derived all
+
+Scenario [[assert]] entries are checked after the probe (promql, logql, loki_label,
+tempo_tag), and count like a signal in the exit code.
 Scenarios: local-lgtm, alloy-split-receivers, direct-to-backends, multi-tenant, or a file.
 Precedence: flags, then the scenario file, then environment variables, then defaults.
 Read URLs also come from OTEL_CANARY_TEMPO_URL, _LOKI_URL, _MIMIR_URL, _PROMETHEUS_URL;
@@ -174,6 +182,12 @@ Fault kinds (SIGNAL is trace, log or metric):
   delay=DURATION             exports are acknowledged this late
   loki-exporter              log only: stored as a Loki exporter writes them (job/instance/
                              exporter=\"OTLP\" labels, a JSON line, no structured metadata)
+  generator-disabled         trace only: Tempo's metrics-generator is off for the tenant: no
+                             span metrics or service graph, TraceQL metrics fail (local-blocks)
+  generator-delay=DURATION   trace only: derived series appear this long after the trace
+                             (default 2s; real Tempo: 15 s collection + remote write)
+  traceql-metrics-error=TEXT trace only: /api/metrics/query_range answers 500 with TEXT
+                             (\"empty ring\" is Tempo's when no generator joined)
 
 The field incidents (docs: shared incidents.md), reproduced:
   1  wrong port:         otel-canary lab --http-port 4319     (then run against :4318)
@@ -182,9 +196,10 @@ The field incidents (docs: shared incidents.md), reproduced:
   4  scrape path: otel-canary serve … then otel-canary lab --scrape http://127.0.0.1:9464/metrics
   5  logs accepted, never forwarded: --fault log:drop, or --fault log:export-fail
   6  traces accepted, Tempo empty:   --fault trace:drop
-  8  spans refused inside Tempo:     --fault trace:ingester-fail
   7  exports never acknowledged:     --fault trace:delay=60s
-  8  spans refused after receipt:    --fault trace:partial=2:\"TLS handshake error to ingester\"
+  8  spans refused inside Tempo:     --fault trace:ingester-fail, or as a partial success:
+                                     --fault trace:partial=2:\"TLS handshake error to ingester\"
+  9  RED dashboards empty:           --fault trace:generator-disabled (then run --derived all)
   label mapping of a Loki exporter:  --fault log:loki-exporter
   missing tenant:                    --require-tenant";
 
@@ -450,6 +465,22 @@ pub struct ReadArgs {
     /// Timeout of each read request [default: 10s].
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Deadlines")]
     pub query_timeout: Option<Duration>,
+    /// Derived signals to prove, comma-separated: span-metrics (Tempo's
+    /// traces_spanmetrics_calls_total for the probe's client span rises in Mimir/Prometheus),
+    /// service-graph (traces_service_graph_request_total for client -> peer rises),
+    /// traceql-metrics (Tempo's /api/metrics/query_range counts the probe's span), or all. Each is its own
+    /// hop on the trace; they need Tempo's metrics-generator.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "CHECKS",
+        help_heading = "Derived signals"
+    )]
+    pub derived: Vec<String>,
+    /// Deadline of each derived hop, from the export ack; the generator collects every 15 s
+    /// and then remote-writes [default: 90s].
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Derived signals")]
+    pub derived_timeout: Option<Duration>,
 }
 
 impl ReadArgs {
@@ -477,6 +508,8 @@ impl ReadArgs {
             no_search: self.no_search,
             collector_metrics: self.collector_metrics.clone(),
             tempo_metrics: self.tempo_metrics.clone(),
+            derived: self.derived.clone(),
+            derived_timeout: self.derived_timeout,
         }
     }
 }

@@ -243,6 +243,13 @@ pub fn error_text(answer: &Answer) -> String {
     }
 }
 
+/// What a label or tag name keeps unescaped in a URL path segment (`resource.service.name`,
+/// `service_name`); anything else is percent-encoded.
+pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'-');
+
 /// Joins a path onto a base URL, keeping the base's own path (`http://h/prefix` +
 /// `api/v1/query` = `http://h/prefix/api/v1/query`).
 pub fn join(base: &Url, path: &str) -> Url {

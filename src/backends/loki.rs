@@ -377,3 +377,66 @@ impl LokiReader {
         Ok(None)
     }
 }
+
+/// Parses `{"status":"success","data":["a","b"]}` (labels, label values). Loki leaves out
+/// `data` when there are none.
+pub fn parse_string_list(body: &[u8]) -> Result<Vec<String>, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    if v.get("status").and_then(serde_json::Value::as_str) != Some("success") {
+        return Err("status is not success".into());
+    }
+    match v.get("data") {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| "a value is not a string".to_string())
+            })
+            .collect(),
+        Some(_) => Err("\"data\" is not an array".into()),
+    }
+}
+
+impl LokiReader {
+    /// One instant metric query (`/loki/api/v1/query`): the vector's samples.
+    pub async fn instant_metric<T>(
+        &self,
+        query: &str,
+    ) -> Result<Vec<super::prometheus::Sample>, Read<T, QueryError>> {
+        let url = join(&self.base, "loki/api/v1/query");
+        let time = unix_nanos(SystemTime::now()).to_string();
+        let answer = self
+            .client
+            .fetch(&url, &[("query", query.to_string()), ("time", time)], &[])
+            .await?;
+        super::prometheus::parse_vector(&answer.body).map_err(|e| {
+            Read::Refused(self.client.error(
+                ErrorClass::Body,
+                Some(answer.status),
+                &format!("Loki's answer is unusable: {e}"),
+                &url,
+            ))
+        })
+    }
+
+    /// The values Loki knows for a label over its default window (the last 6 hours).
+    pub async fn label_values<T>(&self, label: &str) -> Result<Vec<String>, Read<T, QueryError>> {
+        let path = format!(
+            "loki/api/v1/label/{}/values",
+            percent_encoding::utf8_percent_encode(label, super::client::PATH_SEGMENT)
+        );
+        let url = join(&self.base, &path);
+        let answer = self.client.fetch(&url, &[], &[]).await?;
+        parse_string_list(&answer.body).map_err(|e| {
+            Read::Refused(self.client.error(
+                ErrorClass::Body,
+                Some(answer.status),
+                &format!("Loki's answer is unusable: {e}"),
+                &url,
+            ))
+        })
+    }
+}

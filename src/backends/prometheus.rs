@@ -232,8 +232,9 @@ impl PrometheusReader {
     }
 
     /// One instant query of `query` at the canary's now plus a second: the samples, or the
-    /// read that ends this attempt (not yet, retry, refused).
-    async fn instant<T>(&self, query: String) -> Result<Vec<Sample>, Read<T, QueryError>> {
+    /// read that ends this attempt (retry, refused). Derived checks and assertions ask their
+    /// own PromQL through it.
+    pub async fn instant<T>(&self, query: String) -> Result<Vec<Sample>, Read<T, QueryError>> {
         let url = join(&self.api_base, "api/v1/query");
         let query = [
             ("query", query),

@@ -319,3 +319,209 @@ impl TempoReader {
         Ok(self.client.get_ok(&url, &[], &[]).await?.text())
     }
 }
+
+/// One series of a TraceQL metrics (`/api/metrics/query_range`) answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsSeries {
+    /// `promLabels` when Tempo sends it (2.8), else the labels rendered alike.
+    pub labels: String,
+    /// `(unix ms, value)`; Tempo omits a zero `value`, which reads as 0.
+    pub samples: Vec<(i64, f64)>,
+}
+
+fn label_value(v: &Value) -> String {
+    let Some(obj) = v.as_object() else {
+        return String::new();
+    };
+    obj.values()
+        .next()
+        .map(|x| match x {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_default()
+}
+
+/// Parses a TraceQL metrics answer (Tempo's `QueryRangeResponse` as jsonpb writes it: int64
+/// as strings, zero values omitted). No `series` member means no series.
+pub fn parse_query_range(body: &[u8]) -> Result<Vec<MetricsSeries>, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let obj = v
+        .as_object()
+        .ok_or("not a JSON object (expected {\"series\":[…]})")?;
+    let Some(series) = obj.get("series") else {
+        return Ok(Vec::new());
+    };
+    let series = series.as_array().ok_or("\"series\" is not an array")?;
+    let mut out = Vec::new();
+    for s in series {
+        let labels = match s.get("promLabels").and_then(Value::as_str) {
+            Some(p) => p.to_string(),
+            None => {
+                let pairs: Vec<String> = s
+                    .get("labels")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|kv| {
+                        let key = kv.get("key").and_then(Value::as_str).unwrap_or("");
+                        let value = kv.get("value").map(label_value).unwrap_or_default();
+                        format!("{key}=\"{value}\"")
+                    })
+                    .collect();
+                format!("{{{}}}", pairs.join(", "))
+            }
+        };
+        let mut samples = Vec::new();
+        for p in s
+            .get("samples")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let ts = match p.get("timestampMs") {
+                Some(Value::String(t)) => t.parse::<i64>().ok(),
+                Some(Value::Number(n)) => n.as_i64(),
+                _ => None,
+            }
+            .ok_or("a sample without a timestampMs")?;
+            let value = match p.get("value") {
+                None => 0.0,
+                Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+                Some(Value::String(t)) => t.parse::<f64>().map_err(|_| "a bad sample value")?,
+                Some(_) => return Err("a bad sample value".into()),
+            };
+            samples.push((ts, value));
+        }
+        out.push(MetricsSeries { labels, samples });
+    }
+    Ok(out)
+}
+
+/// What a TraceQL metrics read that saw the probe's service proved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricsSeen {
+    pub series: usize,
+    /// The largest sample value.
+    pub max: f64,
+}
+
+/// Tempo answers these with a 5xx, but they are configuration, which no retry cures: no
+/// metrics-generator in the ring, or one without the local-blocks processor.
+pub fn is_generator_config_error(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("localblocks processor not found")
+        || t.contains("local-blocks")
+        || t.contains("empty ring")
+}
+
+/// The window TraceQL metrics are asked about: from 5 minutes before the probe to a minute
+/// ahead (Tempo clamps a future end), in 15 s steps, in unix seconds.
+pub fn metrics_window(probe: &Probe) -> (u64, u64, u64) {
+    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let start = secs(probe.started_at).saturating_sub(300);
+    let end = secs(SystemTime::now()) + 60;
+    (start, end, 15)
+}
+
+impl TempoReader {
+    /// One TraceQL metrics query over `window` (start, end, step; unix seconds): visible once
+    /// a series has a non-zero sample.
+    pub async fn traceql_metrics(
+        &self,
+        query: &str,
+        (start, end, step): (u64, u64, u64),
+    ) -> Read<MetricsSeen, QueryError> {
+        let url = join(&self.base, "api/metrics/query_range");
+        let params = [
+            ("q", query.to_string()),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("step", format!("{step}s")),
+        ];
+        let answer = match self.client.get(&url, &params, &[]).await {
+            Ok(a) => a,
+            Err(e) => return ReadClient::transport_failure(e),
+        };
+        if !answer.is_success() {
+            let text = super::client::error_text(&answer);
+            if answer.status == 404 || is_generator_config_error(&text) {
+                return Read::Refused(self.client.error(
+                    crate::diagnose::error_class::ErrorClass::HttpStatus,
+                    Some(answer.status),
+                    &text,
+                    &url,
+                ));
+            }
+            return self.client.failed_answer(&answer, &url);
+        }
+        match parse_query_range(&answer.body) {
+            Err(e) => Read::Refused(self.client.error(
+                crate::diagnose::error_class::ErrorClass::Body,
+                Some(answer.status),
+                &format!("Tempo's TraceQL metrics answer is unusable: {e}"),
+                &url,
+            )),
+            Ok(series) => {
+                let max = series
+                    .iter()
+                    .flat_map(|s| s.samples.iter().map(|(_, v)| *v))
+                    .fold(0.0_f64, f64::max);
+                if max > 0.0 {
+                    Read::Visible(MetricsSeen {
+                        series: series.len(),
+                        max,
+                    })
+                } else if series.is_empty() {
+                    Read::NotYet("no series yet".into())
+                } else {
+                    Read::NotYet(format!("{} series, every sample 0 so far", series.len()))
+                }
+            }
+        }
+    }
+}
+
+/// Parses a tag-values answer: v2 `{"tagValues":[{"type":"string","value":"x"}]}` or v1
+/// `{"tagValues":["x"]}`; no `tagValues` means none.
+pub fn parse_tag_values(body: &[u8]) -> Result<Vec<String>, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    let Some(values) = obj.get("tagValues") else {
+        return Ok(Vec::new());
+    };
+    values
+        .as_array()
+        .ok_or("\"tagValues\" is not an array")?
+        .iter()
+        .map(|t| match t {
+            Value::String(s) => Ok(s.clone()),
+            Value::Object(o) => match o.get("value") {
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(other) => Ok(other.to_string()),
+                None => Err("a tag value without \"value\"".to_string()),
+            },
+            _ => Err("a tag value is neither a string nor an object".to_string()),
+        })
+        .collect()
+}
+
+impl TempoReader {
+    /// The values Tempo knows for a tag (`/api/v2/search/tag/<tag>/values`).
+    pub async fn tag_values<T>(&self, tag: &str) -> Result<Vec<String>, Read<T, QueryError>> {
+        let path = format!(
+            "api/v2/search/tag/{}/values",
+            percent_encoding::utf8_percent_encode(tag, super::client::PATH_SEGMENT)
+        );
+        let url = join(&self.base, &path);
+        let answer = self.client.fetch(&url, &[], &[]).await?;
+        parse_tag_values(&answer.body).map_err(|e| {
+            Read::Refused(self.client.error(
+                crate::diagnose::error_class::ErrorClass::Body,
+                Some(answer.status),
+                &format!("Tempo's answer is unusable: {e}"),
+                &url,
+            ))
+        })
+    }
+}

@@ -3,6 +3,7 @@
 use crate::cli::{ExportArgs, ReadArgs, RunArgs, RunOutput};
 use crate::commands::emit::target_warnings;
 use crate::config::ConfigError;
+use crate::config::assertions::resolve_assertions;
 use crate::config::env::EnvSnapshot;
 use crate::config::otlp::{ExportTarget, resolve_export_target, shadowed_endpoints, tenant};
 use crate::config::read::{ReadTarget, resolve_read_target};
@@ -106,7 +107,9 @@ fn prepare_with(
         }
     }
     warnings.extend(shadowed_endpoints(&export, env));
-    let roundtrip = RoundTrip::new(&export, read, resource.clone(), tag.unwrap_or_default())?;
+    let assertions = resolve_assertions(scenario.as_deref(), &read)?;
+    let roundtrip = RoundTrip::new(&export, read, resource.clone(), tag.unwrap_or_default())?
+        .with_assertions(assertions);
     warnings.extend(roundtrip.warnings());
     Ok(Prepared {
         roundtrip,
@@ -137,6 +140,7 @@ pub async fn run_once_until(
         seconds: outcome.seconds,
         signals: outcome.signals,
         pulls: outcome.pulls,
+        assertions: outcome.assertions,
         warnings: p.warnings.clone(),
     };
     (report, outcome.probe)

@@ -2,6 +2,8 @@
 //! (flag, env var, scenario file, default) so the report can say which setting chose it: the
 //! "stale env var beats the scenario file" story of incident 1.
 
+pub mod assertions;
+pub mod derived;
 pub mod env;
 pub mod headers;
 pub mod otlp;

@@ -73,6 +73,9 @@ pub struct ReadFlags {
     pub no_search: bool,
     pub collector_metrics: Option<String>,
     pub tempo_metrics: Option<String>,
+    /// `--derived`: derived checks, comma lists or `all`.
+    pub derived: Vec<String>,
+    pub derived_timeout: Option<Duration>,
 }
 
 /// The resolved read side.
@@ -97,6 +100,8 @@ pub struct ReadTarget {
     pub collector_metrics: Option<Sourced<Url>>,
     /// Tempo's own metrics page (distributor and receiver counters), read the same way.
     pub tempo_metrics: Option<Sourced<Url>>,
+    /// Derived-signal checks on the trace, when asked for.
+    pub derived: Option<super::derived::DerivedTarget>,
 }
 
 impl ReadTarget {
@@ -482,6 +487,7 @@ pub fn resolve_read_target(
         query_timeout,
         collector_metrics,
         tempo_metrics,
+        derived: super::derived::resolve_derived(&flags.derived, flags.derived_timeout, scenario)?,
     })
 }
 

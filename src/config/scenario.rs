@@ -37,6 +37,37 @@ pub struct ScenarioFile {
     /// Pull paths `serve` checks beside the OTLP push (see `config::pull`).
     #[serde(default)]
     pub pull: PullSection,
+    /// Derived-signal checks (see `config::derived`).
+    #[serde(default)]
+    pub derived: DerivedSection,
+    /// Assertions checked after the probe (see `config::assertions`).
+    #[serde(default, rename = "assert")]
+    pub assertions: Vec<AssertSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DerivedSection {
+    /// Any of "span-metrics", "service-graph", "traceql-metrics", or "all".
+    pub checks: Option<Val<Vec<String>>>,
+    /// Deadline of each derived hop, from the export ack [default: 90s].
+    pub timeout: Option<Val<String>>,
+}
+
+/// One `[[assert]]` entry: a name, one question, and what the answer must be.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertSection {
+    pub name: Val<String>,
+    pub promql: Option<Val<String>>,
+    pub logql: Option<Val<String>>,
+    pub loki_label: Option<Val<String>>,
+    pub tempo_tag: Option<Val<String>>,
+    /// For promql/logql: "non-empty" (default) or "empty".
+    pub expect: Option<Val<String>>,
+    /// For loki_label/tempo_tag: a value the answer must include.
+    pub contains: Option<Val<String>>,
+    pub timeout: Option<Val<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

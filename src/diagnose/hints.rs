@@ -141,9 +141,10 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
              (a filter or sampling processor?)",
             c.last_seen.unwrap_or("one span is missing")
         )),
-        // Mismatches quote the failed check; expose failures belong to pull paths, which
-        // write their own hints.
+        // Mismatches quote the failed check; expose failures belong to pull paths, derived
+        // and assertion failures to their own checks, which write their own hints.
         (_, Reason::Mismatch | Reason::ExposeFailed) => None,
+        (_, Reason::DerivedMissing | Reason::AssertionFailed) => None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Diagnosis: turning transport errors and responses into a small closed set of classes a
 //! person (and an alert) can act on.
 
+pub mod derived_hint;
 pub mod error_class;
 pub mod export_hint;
 pub mod hints;

@@ -14,7 +14,9 @@ use crate::config::Sourced;
 use crate::config::resource::ResourceSpec;
 use crate::emit::outcome::ExportOutcome;
 use crate::probe::{Probe, hex};
-use crate::roundtrip::outcome::{Check, Clue, Hop, PullOutcome, Reason, SignalOutcome, Status};
+use crate::roundtrip::outcome::{
+    AssertionOutcome, Check, Clue, Hop, PullOutcome, Reason, SignalOutcome, Status,
+};
 use serde::Serialize;
 
 /// The probe's identifiers as reports show them.
@@ -95,6 +97,9 @@ pub struct RunReport {
     /// The scenario's pull paths (scrape marker, log line), under `serve`; absent otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pulls: Vec<PullOutcome>,
+    /// The scenario's `[[assert]]` checks; absent when it has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub assertions: Vec<AssertionOutcome>,
     pub warnings: Vec<String>,
 }
 

@@ -11,8 +11,8 @@ fn time_cell(h: &Hop) -> String {
     let Some(s) = h.seconds else {
         return String::new();
     };
-    match (h.hop, h.visible_after, h.visible_by) {
-        (HopName::Ingest | HopName::Search, Some(a), Some(b)) => format!(
+    match (h.visible_after, h.visible_by) {
+        (Some(a), Some(b)) => format!(
             "~{} ({}..{})",
             fmt_seconds(s),
             fmt_seconds(a),
@@ -112,11 +112,31 @@ pub fn render(r: &RunReport) -> String {
             ));
         }
     }
+    for a in &r.assertions {
+        let answer = a
+            .got
+            .as_deref()
+            .map(|g| format!(": {g}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "assert {:?} {}: {} ({}) expects {}{answer}\n",
+            a.name,
+            paint(&a.status.to_string(), a.status),
+            a.query,
+            a.backend,
+            a.expect
+        ));
+    }
     let failed: Vec<_> = lanes
         .iter()
         .filter(|l| l.status == Status::Failed)
         .collect();
-    if !failed.is_empty() {
+    let failed_assertions: Vec<_> = r
+        .assertions
+        .iter()
+        .filter(|a| a.status == Status::Failed)
+        .collect();
+    if !failed.is_empty() || !failed_assertions.is_empty() {
         out.push('\n');
         for lane in failed {
             out.push_str(&format!(
@@ -128,9 +148,26 @@ pub fn render(r: &RunReport) -> String {
             if let Some(h) = lane.hint {
                 out.push_str(&format!("  hint: {h}\n"));
             }
+            // Several hops can fail on their own (derived hops); each says what to check.
+            for hop in lane.hops.iter().filter(|h| h.status == Status::Failed) {
+                if let Some(h) = hop.hint.as_deref().filter(|h| Some(*h) != lane.hint) {
+                    out.push_str(&format!("  hint ({}): {h}\n", hop.hop));
+                }
+            }
             // The explaining clue is the hint already; the others are evidence.
             for c in lane.clues.iter().filter(|c| !c.explains) {
                 out.push_str(&format!("  found ({}): {}\n", c.source, c.finding));
+            }
+        }
+        for a in failed_assertions {
+            out.push_str(&format!(
+                "{} assert {:?}: {}\n",
+                paint("FAILED", Status::Failed),
+                a.name,
+                a.reason.map(|r| r.to_string()).unwrap_or_default()
+            ));
+            if let Some(h) = &a.hint {
+                out.push_str(&format!("  hint: {h}\n"));
             }
         }
     }
@@ -162,14 +199,13 @@ pub fn render(r: &RunReport) -> String {
     for w in &r.warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
-    out.push_str(&format!(
-        "\n{} in {}\n",
-        if r.ok {
-            paint("all signals ok", Status::Ok)
-        } else {
-            paint("some signals failed", Status::Failed)
-        },
-        fmt_seconds(r.seconds)
-    ));
+    let lanes_ok = lanes.iter().all(|l| l.status != Status::Failed);
+    let verdict = match (r.ok, lanes_ok) {
+        (true, _) if r.assertions.is_empty() => paint("all signals ok", Status::Ok),
+        (true, _) => paint("all signals and assertions ok", Status::Ok),
+        (false, true) => paint("signals ok, some assertions failed", Status::Failed),
+        (false, false) => paint("some signals failed", Status::Failed),
+    };
+    out.push_str(&format!("\n{verdict} in {}\n", fmt_seconds(r.seconds)));
     out
 }

@@ -54,6 +54,10 @@ pub fn render(r: &RunReport) -> String {
                 (Some(reason), None) => Some(reason.to_string()),
                 (None, None) => None,
             };
+            let msg = match (msg, &h.hint) {
+                (Some(m), Some(hint)) => Some(format!("{m}; hint: {hint}")),
+                (m, _) => m,
+            };
             suite.add_test_case(case(
                 format!("{}.{}", lane.name, h.hop),
                 h.status,
@@ -69,6 +73,19 @@ pub fn render(r: &RunReport) -> String {
                 Some(c.detail.clone()),
             ));
         }
+    }
+    for a in &r.assertions {
+        let msg = match (a.reason, &a.hint, &a.got) {
+            (Some(reason), Some(h), _) => Some(format!("{reason}: {h}")),
+            (None, _, Some(got)) => Some(format!("{} answered {got}", a.query)),
+            _ => None,
+        };
+        suite.add_test_case(case(
+            format!("assert.{}", a.name),
+            a.status,
+            Some(a.seconds),
+            msg,
+        ));
     }
     let mut report = Report::new(format!("otel-canary probe {}", r.probe.probe_id));
     report.add_test_suite(suite);

@@ -1,6 +1,8 @@
 //! The round trip: emit each signal, then poll its backend until it is visible or its
 //! deadline passes, all signals concurrently, and turn what happened into hops and verdicts.
 
+mod assertions;
+mod derived;
 pub mod outcome;
 mod post_mortem;
 pub mod pull;
@@ -26,7 +28,9 @@ use crate::probe::{Probe, hex};
 use crate::redact::redact_url;
 use crate::signal::Signal;
 use futures_util::future::join_all;
-use outcome::{Check, Hop, HopName, PullOutcome, ReadView, Reason, SignalOutcome, Status};
+use outcome::{
+    AssertionOutcome, Check, Hop, HopName, PullOutcome, ReadView, Reason, SignalOutcome, Status,
+};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -57,6 +61,8 @@ pub struct RunOutcome {
     pub signals: Vec<SignalOutcome>,
     /// The scenario's pull paths (`serve` only).
     pub pulls: Vec<PullOutcome>,
+    /// The scenario's `[[assert]]` checks, after the signals.
+    pub assertions: Vec<AssertionOutcome>,
     /// Wall time of the whole round trip.
     pub seconds: f64,
 }
@@ -65,6 +71,7 @@ impl RunOutcome {
     pub fn ok(&self) -> bool {
         self.signals.iter().all(|s| s.status != Status::Failed)
             && self.pulls.iter().all(|p| p.status != Status::Failed)
+            && self.assertions.iter().all(|a| a.status != Status::Failed)
     }
 }
 
@@ -88,6 +95,10 @@ pub struct RoundTrip {
     tempo_metrics: Option<SelfMetricsReader>,
     /// The scenario's pull paths, when `serve` runs it.
     pulls: Option<pull::PullChecks>,
+    /// Span metrics, service graph and TraceQL metrics checks, when asked for.
+    derived: Option<derived::DerivedChecks>,
+    /// The scenario's assertions, checked after the signals.
+    assertions: Vec<crate::config::assertions::AssertionSpec>,
     pub policy: PollPolicy,
 }
 
@@ -149,6 +160,7 @@ impl RoundTrip {
         };
         let collector_metrics = page(&read.collector_metrics)?;
         let tempo_metrics = page(&read.tempo_metrics)?;
+        let derived = derived_checks(&read, &resource, &exporter.signals())?;
         Ok(RoundTrip {
             exporter,
             read,
@@ -161,6 +173,8 @@ impl RoundTrip {
             collector_metrics,
             tempo_metrics,
             pulls: None,
+            derived,
+            assertions: Vec::new(),
             policy: PollPolicy::default(),
         })
     }
@@ -174,6 +188,13 @@ impl RoundTrip {
                 reader: m.reader.with_later_markers(on),
             });
         }
+        self
+    }
+
+    /// Assertions to check after every probe (`config::assertions::resolve_assertions`
+    /// checked them against this round trip's read target).
+    pub fn with_assertions(mut self, specs: Vec<crate::config::assertions::AssertionSpec>) -> Self {
+        self.assertions = specs;
         self
     }
 
@@ -220,21 +241,47 @@ impl RoundTrip {
     /// scraper's timeout): a signal not seen by then fails as not found.
     pub async fn run_until(&self, progress: &dyn Progress, cap: Option<Instant>) -> RunOutcome {
         let started = Instant::now();
-        let before = self.pages_before().await;
+        let baselines = async {
+            match &self.derived {
+                Some(d) => d.baselines(self.read.query_timeout.value).await,
+                None => derived::Baselines::default(),
+            }
+        };
+        let (before, baselines) = tokio::join!(self.pages_before(), baselines);
         let probe = Probe::start();
         let signals = join_all(
             self.exporter
                 .signals()
                 .into_iter()
-                .map(|s| self.signal(s, &probe, &before, progress, cap)),
+                .map(|s| self.signal(s, &probe, &before, &baselines, progress, cap)),
         );
         let (signals, pulls) = tokio::join!(signals, self.pulls(&probe, cap));
+        let assertions = self.check_assertions(cap).await;
         RunOutcome {
             probe,
             signals,
             pulls,
+            assertions,
             seconds: started.elapsed().as_secs_f64(),
         }
+    }
+
+    /// The scenario's assertions, all at once, after the signals.
+    async fn check_assertions(&self, cap: Option<Instant>) -> Vec<AssertionOutcome> {
+        if self.assertions.is_empty() {
+            return Vec::new();
+        }
+        let askers = assertions::Askers {
+            metrics: self.metrics.as_ref().map(|m| (m.api.as_str(), &m.reader)),
+            loki: self.loki.as_ref(),
+            tempo: self.tempo.as_ref(),
+        };
+        join_all(
+            self.assertions
+                .iter()
+                .map(|spec| askers.check(spec, self.policy, cap)),
+        )
+        .await
     }
 
     async fn signal(
@@ -242,6 +289,7 @@ impl RoundTrip {
         signal: Signal,
         probe: &Probe,
         before: &PagesBefore,
+        baselines: &derived::Baselines,
         progress: &dyn Progress,
         cap: Option<Instant>,
     ) -> SignalOutcome {
@@ -282,7 +330,10 @@ impl RoundTrip {
         out.hops.push(export_hop);
         let window = Window::new(started, ack, self.read.timeout(signal).value, cap);
         let failure = match signal {
-            Signal::Trace => self.verify_trace(probe, window, &mut out, progress).await,
+            Signal::Trace => {
+                self.verify_trace(probe, window, baselines, &mut out, progress)
+                    .await
+            }
             Signal::Log => self.verify_log(probe, window, &mut out, progress).await,
             Signal::Metric => self.verify_metric(probe, window, &mut out, progress).await,
         };
@@ -305,12 +356,12 @@ impl RoundTrip {
     fn finish(&self, out: &mut SignalOutcome, error: Option<&QueryError>, last_seen: Option<&str>) {
         out.settle();
         let Some(reason) = out.reason else { return };
-        let failed_hop = out
-            .hops
-            .iter()
-            .find(|h| h.status == Status::Failed)
-            .map(|h| h.hop)
-            .unwrap_or(HopName::Ingest);
+        let first_failed = out.hops.iter().find(|h| h.status == Status::Failed);
+        if let Some(h) = first_failed.and_then(|h| h.hint.clone()) {
+            out.hint = Some(h);
+            return;
+        }
+        let failed_hop = first_failed.map(|h| h.hop).unwrap_or(HopName::Ingest);
         if reason == Reason::Mismatch {
             out.hint = out
                 .checks
@@ -397,6 +448,7 @@ impl RoundTrip {
         &self,
         probe: &Probe,
         window: Window,
+        baselines: &derived::Baselines,
         out: &mut SignalOutcome,
         progress: &dyn Progress,
     ) -> Option<Failure> {
@@ -422,8 +474,21 @@ impl RoundTrip {
                 .await,
             )
         };
-        let by_id = self.read_back(out, view, window, progress, || reader.read_trace(probe));
-        let ((seen, failure), search) = tokio::join!(by_id, search);
+        let by_id_then_derived = async {
+            let (seen, failure) = self
+                .read_back(out, view, window, progress, || reader.read_trace(probe))
+                .await;
+            let derived = match (&self.derived, &seen) {
+                (None, _) => Vec::new(),
+                (Some(d), Some(_)) => {
+                    d.verify(probe, window, self.policy, Some(reader), baselines)
+                        .await
+                }
+                (Some(d), None) => d.skipped(),
+            };
+            (seen, failure, derived)
+        };
+        let ((seen, failure, derived_hops), search) = tokio::join!(by_id_then_derived, search);
         if let Some(seen) = &seen {
             out.checks.push(Check {
                 name: "spans",
@@ -460,6 +525,9 @@ impl RoundTrip {
             }
         };
         insert_before_total(&mut out.hops, search_hop);
+        for h in derived_hops {
+            insert_before_total(&mut out.hops, h);
+        }
         failure
     }
 
@@ -556,6 +624,78 @@ impl RoundTrip {
         }
         failure
     }
+}
+
+/// The derived checks a read target asks for, with the backends they read; a check whose
+/// backend or signal is missing is a configuration error naming the setting.
+fn derived_checks(
+    read: &ReadTarget,
+    resource: &ResourceSpec,
+    signals: &[Signal],
+) -> Result<Option<derived::DerivedChecks>, ConfigError> {
+    let Some(target) = &read.derived else {
+        return Ok(None);
+    };
+    let names = |f: fn(&crate::config::derived::DerivedCheck) -> bool| {
+        target
+            .checks
+            .value
+            .iter()
+            .filter(|c| f(c))
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !signals.contains(&Signal::Trace) {
+        return Err(ConfigError::at(
+            &target.checks.source,
+            "derived checks are computed from the probe's trace: add trace to --signals",
+        ));
+    }
+    let needs_metrics = names(|c| c.reads_metrics());
+    if !needs_metrics.is_empty() && read.metrics.is_none() {
+        return Err(ConfigError::at(
+            &target.checks.source,
+            format!(
+                "{needs_metrics} read Tempo's generated series from Mimir or Prometheus: give                  --mimir URL or --prometheus URL (or read.mimir / read.prometheus)"
+            ),
+        ));
+    }
+    if read.tempo.is_none() {
+        return Err(ConfigError::at(
+            &target.checks.source,
+            "derived checks wait for the trace to be visible in Tempo first: give --tempo URL",
+        ));
+    }
+    let counters = match &read.metrics {
+        Some((api, b)) => Some(derived::CounterSource {
+            reader: PrometheusReader::new(
+                client_for(read, b)?,
+                b.api_base.clone(),
+                None,
+                SeriesIdentity::of(resource, None),
+            ),
+            title: backend_title(api.as_str()),
+            url: redact_url(&b.url.value).to_string(),
+        }),
+        None => None,
+    };
+    Ok(Some(derived::DerivedChecks {
+        target: target.clone(),
+        counters,
+        tempo_url: read
+            .tempo
+            .as_ref()
+            .map(|b| redact_url(&b.url.value).to_string())
+            .unwrap_or_default(),
+        tenant: read
+            .headers
+            .iter()
+            .find(|h| h.name == "x-scope-orgid")
+            .map(|h| h.value.clone()),
+        service: resource.service_name.value.clone(),
+        peer: resource.peer_service_name(),
+    }))
 }
 
 /// `{a="1",b="2"}`: a series' labels as check details show them.

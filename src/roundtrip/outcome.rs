@@ -42,6 +42,11 @@ pub enum Reason {
     QueryFailed,
     /// A pull path could not put its marker out (the log-line file is not writable).
     ExposeFailed,
+    /// The trace arrived, but a series derived from it (span metrics, service graph) never
+    /// did: the metrics-generator, its overrides or its remote write.
+    DerivedMissing,
+    /// A scenario assertion's query answered, but not what it expects.
+    AssertionFailed,
 }
 
 impl Reason {
@@ -53,6 +58,8 @@ impl Reason {
             Reason::Mismatch => "mismatch",
             Reason::QueryFailed => "query_failed",
             Reason::ExposeFailed => "expose_failed",
+            Reason::DerivedMissing => "derived_missing",
+            Reason::AssertionFailed => "assertion_failed",
         }
     }
 }
@@ -79,6 +86,12 @@ pub enum HopName {
     Ingest,
     Query,
     Search,
+    /// Tempo's span metrics for the probe's client span, in Mimir/Prometheus.
+    SpanMetrics,
+    /// Tempo's service-graph edge for the probe's client -> peer pair.
+    ServiceGraph,
+    /// Tempo's TraceQL metrics (`/api/metrics/query_range`) for the probe's service.
+    TraceqlMetrics,
     Total,
 }
 
@@ -90,6 +103,9 @@ impl HopName {
             HopName::Ingest => "ingest",
             HopName::Query => "query",
             HopName::Search => "search",
+            HopName::SpanMetrics => "span_metrics",
+            HopName::ServiceGraph => "service_graph",
+            HopName::TraceqlMetrics => "traceql_metrics",
             HopName::Total => "total",
         }
     }
@@ -119,6 +135,9 @@ pub struct Hop {
     pub queries: Option<u32>,
     pub reason: Option<Reason>,
     pub detail: Option<String>,
+    /// What to check when this hop failed, when the hop knows better than its signal's
+    /// generic hint (derived hops); the signal's `hint` repeats the first failing hop's.
+    pub hint: Option<String>,
 }
 
 impl Hop {
@@ -133,6 +152,7 @@ impl Hop {
             queries: None,
             reason: None,
             detail: None,
+            hint: None,
         }
     }
 
@@ -289,4 +309,28 @@ impl PullOutcome {
     pub fn settle(&mut self) {
         (self.status, self.reason) = verdict(&self.hops, &self.checks);
     }
+}
+
+/// A scenario assertion after one probe (`[[assert]]`, see `config::assertions`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AssertionOutcome {
+    /// As the scenario names it (a bounded label: it comes from the file).
+    pub name: String,
+    pub status: Status,
+    /// `assertion_failed` (the answer was not what was expected) or `query_failed`.
+    pub reason: Option<Reason>,
+    /// `promql`, `logql`, `loki_label`, `tempo_tag`.
+    pub kind: &'static str,
+    /// `mimir`, `prometheus`, `loki` or `tempo`.
+    pub backend: &'static str,
+    /// The query as sent (PromQL, LogQL, or the label/tag values path).
+    pub query: String,
+    /// What must hold, in words ("at least one series", "the values include \"app\"").
+    pub expect: String,
+    /// What the last answer held, in words; `None` when no query was answered.
+    pub got: Option<String>,
+    pub hint: Option<String>,
+    /// From the first query to the verdict.
+    pub seconds: f64,
+    pub queries: u32,
 }

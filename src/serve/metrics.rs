@@ -4,7 +4,9 @@
 //! owned here and passed around explicitly (no globals), so tests and `/probe` can build their
 //! own.
 
-use crate::roundtrip::outcome::{Hop, PullOutcome, Reason, SignalOutcome, Status};
+use crate::roundtrip::outcome::{
+    AssertionOutcome, Hop, PullOutcome, Reason, SignalOutcome, Status,
+};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -48,6 +50,19 @@ struct HopLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AssertionLabels {
+    scenario: String,
+    assertion: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AssertionFailureLabels {
+    scenario: String,
+    assertion: String,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -66,6 +81,8 @@ pub struct CanaryMetrics {
     signal_up: Family<SignalLabels, Gauge>,
     last_success: Family<SignalLabels, Gauge<f64, AtomicU64>>,
     scrape_marker: Family<ScenarioLabels, Gauge>,
+    assertion_up: Family<AssertionLabels, Gauge>,
+    assertion_failures: Family<AssertionFailureLabels, Counter>,
 }
 
 impl Default for CanaryMetrics {
@@ -120,6 +137,18 @@ impl CanaryMetrics {
             "The scrape path's marker: the latest probe's marker (ms since the epoch), to be carried to Mimir/Prometheus by the scraper",
             scrape_marker.clone(),
         );
+        let assertion_up = Family::<AssertionLabels, Gauge>::default();
+        registry.register(
+            "otel_canary_assertion_up",
+            "1 when the scenario's [[assert]] held after its last probe, 0 when it failed",
+            assertion_up.clone(),
+        );
+        let assertion_failures = Family::<AssertionFailureLabels, Counter>::default();
+        registry.register(
+            "otel_canary_assertion_failures",
+            "Assertions that failed after a probe, by reason (assertion_failed, query_failed)",
+            assertion_failures.clone(),
+        );
         registry.register(
             "otel_canary_build",
             "The running otel-canary's version",
@@ -136,6 +165,35 @@ impl CanaryMetrics {
             signal_up,
             last_success,
             scrape_marker,
+            assertion_up,
+            assertion_failures,
+        }
+    }
+
+    /// Counts the assertions of a probe `record` already counted. Names come from the
+    /// scenario file, so the `assertion` label stays bounded.
+    pub fn record_assertions(&self, scenario: &str, assertions: &[AssertionOutcome]) {
+        for a in assertions {
+            let labels = AssertionLabels {
+                scenario: scenario.to_string(),
+                assertion: a.name.clone(),
+            };
+            match a.status {
+                Status::Ok => {
+                    self.assertion_up.get_or_create(&labels).set(1);
+                }
+                Status::Failed => {
+                    self.assertion_up.get_or_create(&labels).set(0);
+                    self.assertion_failures
+                        .get_or_create(&AssertionFailureLabels {
+                            scenario: scenario.to_string(),
+                            assertion: a.name.clone(),
+                            reason: a.reason.map_or("unknown", |r| r.as_str()),
+                        })
+                        .inc();
+                }
+                Status::Skipped => {}
+            }
         }
     }
 

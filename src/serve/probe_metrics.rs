@@ -28,6 +28,11 @@ struct FailureLabels {
     reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AssertionLabels {
+    assertion: String,
+}
+
 type F64Gauge = Gauge<f64, AtomicU64>;
 
 /// The OpenMetrics text for one probe: `probe_success`, `probe_duration_seconds`, and per
@@ -91,6 +96,19 @@ pub fn encode_probe(r: &RunReport, timed_out: bool) -> String {
         "otel_canary_probe_failed",
         "1 for each failed signal, labelled with its reason",
         failed,
+    );
+    let assertions = Family::<AssertionLabels, Gauge>::default();
+    for a in &r.assertions {
+        assertions
+            .get_or_create(&AssertionLabels {
+                assertion: a.name.clone(),
+            })
+            .set(i64::from(a.status == Status::Ok));
+    }
+    registry.register(
+        "otel_canary_probe_assertion_up",
+        "1 for each of the scenario's assertions that held after this probe, 0 for each that failed",
+        assertions,
     );
     let cut = Gauge::<i64>::default();
     cut.set(i64::from(timed_out));

@@ -62,6 +62,8 @@ impl ServeState {
             .record(&scenario.name, &report.signals, finished);
         self.metrics
             .record_pulls(&scenario.name, &report.pulls, finished);
+        self.metrics
+            .record_assertions(&scenario.name, &report.assertions);
         log_outcome(&scenario.name, &report);
         self.last
             .lock()
@@ -89,6 +91,19 @@ fn log_outcome(scenario: &str, r: &RunReport) {
                 l.hint.unwrap_or("no hint")
             )
         })
+        .chain(
+            r.assertions
+                .iter()
+                .filter(|a| a.status == crate::roundtrip::outcome::Status::Failed)
+                .map(|a| {
+                    format!(
+                        "assert {:?} {}: {}",
+                        a.name,
+                        a.reason.map(|r| r.as_str()).unwrap_or("failed"),
+                        a.hint.as_deref().unwrap_or("no hint")
+                    )
+                }),
+        )
         .collect();
     if failures.is_empty() {
         tracing::info!(
