@@ -3,6 +3,7 @@
 //! "stale env var beats the scenario file" story of incident 1.
 
 pub mod env;
+pub mod grafana;
 pub mod headers;
 pub mod otlp;
 pub mod pull;

@@ -73,6 +73,8 @@ pub struct ReadFlags {
     pub no_search: bool,
     pub collector_metrics: Option<String>,
     pub tempo_metrics: Option<String>,
+    /// `--grafana` and friends (the `grafana` hop).
+    pub grafana: super::grafana::GrafanaFlags,
 }
 
 /// The resolved read side.
@@ -97,6 +99,8 @@ pub struct ReadTarget {
     pub collector_metrics: Option<Sourced<Url>>,
     /// Tempo's own metrics page (distributor and receiver counters), read the same way.
     pub tempo_metrics: Option<Sourced<Url>>,
+    /// The Grafana every visible signal is read through again (`None`: the hop is off).
+    pub grafana: Option<super::grafana::GrafanaTarget>,
 }
 
 impl ReadTarget {
@@ -466,6 +470,8 @@ pub fn resolve_read_target(
         "OTEL_CANARY_TEMPO_METRICS_URL",
     )?;
 
+    let grafana = super::grafana::resolve_grafana_target(&flags.grafana, scenario, env)?;
+
     Ok(ReadTarget {
         tempo,
         loki,
@@ -482,6 +488,7 @@ pub fn resolve_read_target(
         query_timeout,
         collector_metrics,
         tempo_metrics,
+        grafana,
     })
 }
 

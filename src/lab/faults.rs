@@ -43,6 +43,26 @@ pub struct SignalFault {
     /// Logs: stored as a Loki exporter writes them (job/instance/exporter labels, a JSON
     /// line, no structured metadata) instead of through Loki's OTLP endpoint.
     pub loki_exporter: bool,
+    /// How the lab's Grafana datasource for the signal is misconfigured (`lab::grafana_api`).
+    pub grafana: GrafanaFault,
+}
+
+/// A misconfigured Grafana datasource (incident 10: datasources exist, dashboards are empty).
+/// The signal picks the datasource: trace = Tempo, log = Loki, metric = Mimir.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GrafanaFault {
+    /// The datasource points at another backend of the same kind, which holds none of the
+    /// data: Grafana answers, just not with the probe.
+    pub wrong_url: bool,
+    /// The datasource points at a port where nothing listens: Grafana's proxy answers 502.
+    pub dead_url: bool,
+    /// The datasource lost its `X-Scope-OrgID` header: a multi-tenant backend answers 401
+    /// `no org id`, which Grafana passes on as 400 `Authentication to data source failed`.
+    pub no_tenant: bool,
+    /// There is no such datasource.
+    pub missing: bool,
+    /// A second datasource of the same type exists (discovery by type is ambiguous).
+    pub duplicate: bool,
 }
 
 /// One `--fault SIGNAL:KIND[=VALUE]` setting.
@@ -59,12 +79,18 @@ pub enum FaultSetting {
     Partial(i64, String),
     Delay(Duration),
     LokiExporter,
+    GrafanaWrongUrl,
+    GrafanaDeadUrl,
+    GrafanaNoTenant,
+    GrafanaMissing,
+    GrafanaDuplicate,
 }
 
 /// The fault kinds `parse_fault_spec` knows, for help and error texts.
 pub const FAULT_KINDS: &str = "drop, export-fail, ingester-fail (trace), ingest-delay=DURATION, \
 search-delay=DURATION (trace), query-error=STATUS[:BODY], status=STATUS, retry-after=SECONDS, \
-partial=N[:MESSAGE], delay=DURATION, loki-exporter (log)";
+partial=N[:MESSAGE], delay=DURATION, loki-exporter (log), grafana-wrong-url, grafana-dead-url, \
+grafana-no-tenant, grafana-missing, grafana-duplicate";
 
 impl SignalFault {
     /// Adds one setting (settings for the same signal accumulate).
@@ -81,6 +107,11 @@ impl SignalFault {
             FaultSetting::Partial(n, m) => self.partial = Some((n, m)),
             FaultSetting::Delay(d) => self.delay = d,
             FaultSetting::LokiExporter => self.loki_exporter = true,
+            FaultSetting::GrafanaWrongUrl => self.grafana.wrong_url = true,
+            FaultSetting::GrafanaDeadUrl => self.grafana.dead_url = true,
+            FaultSetting::GrafanaNoTenant => self.grafana.no_tenant = true,
+            FaultSetting::GrafanaMissing => self.grafana.missing = true,
+            FaultSetting::GrafanaDuplicate => self.grafana.duplicate = true,
         }
     }
 }
@@ -169,6 +200,11 @@ pub fn parse_fault_spec(spec: &str) -> Result<(Signal, FaultSetting), String> {
                 "'{spec}': loki-exporter only applies to log and takes no value"
             ));
         }
+        "grafana-wrong-url" => flag(FaultSetting::GrafanaWrongUrl)?,
+        "grafana-dead-url" => flag(FaultSetting::GrafanaDeadUrl)?,
+        "grafana-no-tenant" => flag(FaultSetting::GrafanaNoTenant)?,
+        "grafana-missing" => flag(FaultSetting::GrafanaMissing)?,
+        "grafana-duplicate" => flag(FaultSetting::GrafanaDuplicate)?,
         other => {
             return Err(format!(
                 "'{spec}': unknown fault kind '{other}' (kinds: {FAULT_KINDS})"
@@ -310,9 +346,28 @@ mod tests {
             "metric:query-error=abc",
             "trace:status=600",
             "log:partial=x",
+            "log:grafana-missing=1",
         ] {
             assert!(parse_fault_spec(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            ok("metric:grafana_no_tenant"),
+            (Signal::Metric, FaultSetting::GrafanaNoTenant)
+        );
+        let mut g = SignalFault::default();
+        for kind in ["wrong-url", "dead-url", "no-tenant", "missing", "duplicate"] {
+            g.apply(ok(&format!("log:grafana-{kind}")).1);
+        }
+        assert_eq!(
+            g.grafana,
+            GrafanaFault {
+                wrong_url: true,
+                dead_url: true,
+                no_tenant: true,
+                missing: true,
+                duplicate: true
+            }
+        );
         let mut f = SignalFault::default();
         f.apply(FaultSetting::ExportFail);
         f.apply(FaultSetting::IngesterFail);

@@ -1,6 +1,7 @@
 //! The round trip: emit each signal, then poll its backend until it is visible or its
 //! deadline passes, all signals concurrently, and turn what happened into hops and verdicts.
 
+mod grafana;
 pub mod outcome;
 mod post_mortem;
 pub mod pull;
@@ -88,6 +89,8 @@ pub struct RoundTrip {
     tempo_metrics: Option<SelfMetricsReader>,
     /// The scenario's pull paths, when `serve` runs it.
     pulls: Option<pull::PullChecks>,
+    /// The `grafana` hop, when a Grafana is configured.
+    grafana: Option<grafana::GrafanaHop>,
     pub policy: PollPolicy,
 }
 
@@ -149,6 +152,7 @@ impl RoundTrip {
         };
         let collector_metrics = page(&read.collector_metrics)?;
         let tempo_metrics = page(&read.tempo_metrics)?;
+        let grafana = grafana::GrafanaHop::new(&read)?;
         Ok(RoundTrip {
             exporter,
             read,
@@ -161,6 +165,7 @@ impl RoundTrip {
             collector_metrics,
             tempo_metrics,
             pulls: None,
+            grafana,
             policy: PollPolicy::default(),
         })
     }
@@ -271,6 +276,7 @@ impl RoundTrip {
                 Reason::Export(e.class),
                 e.message.clone(),
             ));
+            self.grafana_not_reached(&mut out);
             self.finish(&mut out, None, None);
             progress.event(signal, ProgressEvent::Done { status: out.status });
             return out;
@@ -286,6 +292,7 @@ impl RoundTrip {
             Signal::Log => self.verify_log(probe, window, &mut out, progress).await,
             Signal::Metric => self.verify_metric(probe, window, &mut out, progress).await,
         };
+        self.grafana_hop(probe, window, &mut out, progress).await;
         let not_found = out
             .hop(HopName::Ingest)
             .is_some_and(|h| h.reason == Some(Reason::NotFound));

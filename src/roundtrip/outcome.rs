@@ -79,6 +79,8 @@ pub enum HopName {
     Ingest,
     Query,
     Search,
+    /// The signal read again through Grafana's datasource proxy, once visible directly.
+    Grafana,
     Total,
 }
 
@@ -90,6 +92,7 @@ impl HopName {
             HopName::Ingest => "ingest",
             HopName::Query => "query",
             HopName::Search => "search",
+            HopName::Grafana => "grafana",
             HopName::Total => "total",
         }
     }
@@ -165,7 +168,8 @@ pub struct Check {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Clue {
     /// Where it comes from: `loki_labels`, `loki_search`, `metric_names`, `tempo_ready`,
-    /// `collector_metrics`, `backend_metrics`, `post_mortem`.
+    /// `collector_metrics`, `backend_metrics`, `post_mortem`, `grafana`, `grafana_datasource`,
+    /// `grafana_health`.
     pub source: &'static str,
     pub finding: String,
     /// The finding explains the failure well enough to be the hint.
