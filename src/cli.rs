@@ -45,7 +45,7 @@ pub enum Command {
     /// Serve the built-in test stack on the usual ports until Ctrl-C: OTLP receivers plus
     /// in-memory Tempo, Loki and Prometheus/Mimir APIs, with switchable faults.
     #[command(after_help = LAB_EXAMPLES)]
-    Lab(LabArgs),
+    Lab(Box<LabArgs>),
     /// Send one probe and read every signal back from Tempo, Loki and Mimir/Prometheus:
     /// per-hop latency, a verdict per signal, and a hint when a hop broke.
     #[command(after_help = RUN_EXAMPLES)]
