@@ -642,3 +642,65 @@ async fn bad_grafana_settings_exit_2_naming_the_input() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_counts_the_grafana_hop_and_keeps_running_when_discovery_is_ambiguous() {
+    use common::serve_process::{ServeProcess, sample};
+    let lab = stack().await;
+    grafana_fault(
+        &lab,
+        Signal::Log,
+        GrafanaFault {
+            duplicate: true,
+            ..Default::default()
+        },
+    );
+    let token = secret_file(LAB_GRAFANA_TOKEN);
+    let mut a = args(
+        &lab,
+        &[
+            "--grafana-token-file",
+            token.path().to_str().unwrap(),
+            "--interval",
+            "500ms",
+        ],
+    );
+    a.remove(0); // "run"
+    let serve = ServeProcess::start(&a);
+    let client = common::real_backends::http_client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let hop = r#"otel_canary_hop_duration_seconds_count{scenario="default",signal="trace",hop="grafana"}"#;
+    let failed = r#"otel_canary_probe_failures_total{scenario="default",signal="log",reason="query_failed"}"#;
+    let page = loop {
+        let page = client
+            .get(serve.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if sample(&page, hop).is_some_and(|v| v >= 1.0) && sample(&page, failed).is_some() {
+            break page;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no grafana hop in /metrics:\n{page}\n{}",
+            serve.stderr_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        sample(
+            &page,
+            r#"otel_canary_signal_up{scenario="default",signal="trace"}"#
+        ),
+        Some(1.0),
+        "{page}"
+    );
+    let logs = serve.stderr_text();
+    assert!(logs.contains("2 loki datasources"), "{logs}");
+    assert!(!logs.contains(LAB_GRAFANA_TOKEN), "{logs}");
+    let (status, _, _) = serve.terminate(Duration::from_secs(15));
+    assert!(status.success());
+}
