@@ -135,13 +135,19 @@ const RUN_EXAMPLES: &str = "Examples:
   # Prometheus or VictoriaMetrics instead of Mimir, logs relabelled by Alloy:
   otel-canary run --prometheus http://prometheus:9090 --loki http://loki:3100 --log-match line
 
+  # Also read every signal through Grafana's datasources (the grafana hop), token from a file:
+  otel-canary run --scenario local-lgtm --grafana http://grafana:3000 \\
+      --grafana-token-file /run/secrets/grafana-token --grafana-datasource loki=loki,metrics=mimir
+
 Hops: export (send -> ack), ingest (ack -> visible; an estimate in the middle of the interval
 between the last read that missed and the first that saw it), query (the successful read),
-search (Tempo TraceQL, its own deadline), total (send -> confirmed visible).
+search (Tempo TraceQL, its own deadline), grafana (with --grafana: read again through Grafana's
+datasource proxy, at most 5 s), total (send -> confirmed visible directly).
 Scenarios: local-lgtm, alloy-split-receivers, direct-to-backends, multi-tenant, or a file.
 Precedence: flags, then the scenario file, then environment variables, then defaults.
 Read URLs also come from OTEL_CANARY_TEMPO_URL, _LOKI_URL, _MIMIR_URL, _PROMETHEUS_URL;
-read credentials from OTEL_CANARY_READ_TOKEN, or OTEL_CANARY_READ_USER + _PASSWORD.";
+read credentials from OTEL_CANARY_READ_TOKEN, or OTEL_CANARY_READ_USER + _PASSWORD;
+Grafana from OTEL_CANARY_GRAFANA_URL, _TOKEN (or _USER + _PASSWORD), _DATASOURCES.";
 
 const LAB_EXAMPLES: &str = "Examples:
   # OTLP on :4318 (HTTP) and :4317 (gRPC), Tempo API :3200, Loki :3100, Mimir/Prometheus :9009:
