@@ -921,6 +921,11 @@ fn elsewhere(
         .map(|s| format!("; last read through Grafana: {s}"))
         .unwrap_or_default();
     let hint = match ds {
+        _ if last_seen.is_none() => format!(
+            "no read through datasource `{uid}` answered within {within}, while {b} answers the \
+             canary directly at {direct_url}: Grafana, or {b} as Grafana reaches it, is slow \
+             (Grafana's data proxy waits up to its dataproxy.timeout, 30 s by default)"
+        ),
         Some(d) if !same_place(&d.url, &direct.backend_cfg.api_base) => format!(
             "the {b} datasource `{uid}` points at {}, another {b} than the one the canary reads \
              directly ({direct_url}, chosen by {source}): the {signal} is visible there but not \
@@ -978,6 +983,133 @@ mod tests {
         assert!(same_place("http://mimir:9009/prometheus/", &m));
         assert!(!same_place("http://mimir:9009", &m));
         assert!(!same_place("not a url", &m));
+    }
+
+    fn loki_backend() -> Backend {
+        let url = Url::parse("http://loki:3100").unwrap();
+        Backend {
+            url: crate::config::Sourced::new(url.clone(), Provenance::flag("--loki")),
+            api_base: url,
+            headers: Vec::new(),
+        }
+    }
+
+    fn datasource(url: &str, tenant_header: bool) -> Datasource {
+        let json = if tenant_header {
+            r#","jsonData":{"httpHeaderName1":"X-Scope-OrgID"}"#
+        } else {
+            ""
+        };
+        crate::backends::grafana::parse_datasource(
+            format!(r#"{{"uid":"loki","name":"Loki","type":"loki","url":"{url}"{json}}}"#)
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn elsewhere_tells_another_backend_from_another_tenant_and_silence() {
+        let backend = loki_backend();
+        let direct = Direct {
+            backend: "Loki",
+            backend_cfg: &backend,
+            tenant: Some("team-a".into()),
+            credentials: None,
+        };
+        let choice = Choice {
+            uid: "loki".into(),
+            how: "the one loki datasource".into(),
+        };
+        let budget = Duration::from_secs(5);
+        let other = datasource("http://other-loki:3100", false);
+        let v = elsewhere(
+            Signal::Log,
+            &choice,
+            &direct,
+            Some(&other),
+            Some("no matching log line"),
+            false,
+            budget,
+        );
+        assert_eq!(v.reason, Reason::NotFound);
+        assert!(
+            v.hint
+                .contains("points at http://other-loki:3100, another Loki"),
+            "{}",
+            v.hint
+        );
+        assert!(v.hint.contains("chosen by flag --loki"), "{}", v.hint);
+        assert!(
+            v.hint
+                .contains("last read through Grafana: no matching log line")
+        );
+
+        let same = datasource("http://loki:3100/", true);
+        let v = elsewhere(
+            Signal::Log,
+            &choice,
+            &direct,
+            Some(&same),
+            Some("x"),
+            false,
+            budget,
+        );
+        assert!(v.hint.contains("reads another tenant"), "{}", v.hint);
+        assert!(v.hint.contains("the direct read used team-a"), "{}", v.hint);
+
+        let v = elsewhere(Signal::Log, &choice, &direct, None, Some("x"), true, budget);
+        assert_eq!(v.reason, Reason::Incomplete);
+        assert!(v.hint.contains("settings are not readable"), "{}", v.hint);
+
+        let v = elsewhere(
+            Signal::Log,
+            &choice,
+            &direct,
+            Some(&other),
+            None,
+            false,
+            budget,
+        );
+        assert!(
+            v.hint
+                .contains("no read through datasource `loki` answered within 5.0s")
+        );
+        assert_eq!(v.detail, "no read through Grafana completed within 5.0s");
+    }
+
+    #[test]
+    fn backend_401_through_grafana_names_the_missing_tenant_header() {
+        let backend = loki_backend();
+        let e = QueryError {
+            class: ErrorClass::HttpStatus,
+            status: Some(400),
+            message: "Authentication to data source failed".into(),
+        };
+        let direct = |tenant: Option<&str>| Direct {
+            backend: "Loki",
+            backend_cfg: &backend,
+            tenant: tenant.map(str::to_string),
+            credentials: None,
+        };
+        let without = datasource("http://loki:3100", false);
+        let with = datasource("http://loki:3100", true);
+        let h = backend_auth("loki", &direct(Some("team-a")), Some(&without), &e).hint;
+        assert!(
+            h.starts_with("the tenant header is not set on datasource `loki`"),
+            "{h}"
+        );
+        let h = backend_auth("loki", &direct(Some("team-a")), Some(&with), &e).hint;
+        assert!(h.contains("although it sends X-Scope-OrgID"), "{h}");
+        let h = backend_auth("loki", &direct(Some("team-a")), None, &e).hint;
+        assert!(
+            h.contains("most likely the tenant header is not set"),
+            "{h}"
+        );
+        let h = backend_auth("loki", &direct(None), Some(&without), &e).hint;
+        assert!(
+            h.contains("refuses the credentials of datasource `loki`"),
+            "{h}"
+        );
     }
 
     #[test]
