@@ -45,7 +45,7 @@ pub enum Command {
     /// Serve the built-in test stack on the usual ports until Ctrl-C: OTLP receivers plus
     /// in-memory Tempo, Loki and Prometheus/Mimir APIs, with switchable faults.
     #[command(after_help = LAB_EXAMPLES)]
-    Lab(LabArgs),
+    Lab(Box<LabArgs>),
     /// Send one probe and read every signal back from Tempo, Loki and Mimir/Prometheus:
     /// per-hop latency, a verdict per signal, and a hint when a hop broke.
     #[command(after_help = RUN_EXAMPLES)]
@@ -135,11 +135,16 @@ const RUN_EXAMPLES: &str = "Examples:
   # Prometheus or VictoriaMetrics instead of Mimir, logs relabelled by Alloy:
   otel-canary run --prometheus http://prometheus:9090 --loki http://loki:3100 --log-match line
 
+  # Also read every signal through Grafana's datasources (the grafana hop), token from a file:
+  otel-canary run --scenario local-lgtm --grafana http://grafana:3000 \\
+      --grafana-token-file /run/secrets/grafana-token --grafana-datasource loki=loki,metrics=mimir
+
 Hops: export (send -> ack), ingest (ack -> visible; an estimate in the middle of the interval
 between the last read that missed and the first that saw it), query (the successful read),
-search (Tempo TraceQL, its own deadline), total (send -> confirmed visible); with --derived,
-span_metrics, service_graph and traceql_metrics (ack -> the series dashboards read from the
-trace appear; --derived-timeout, default 90s).
+search (Tempo TraceQL, its own deadline), with --derived span_metrics, service_graph and
+traceql_metrics (ack -> the series dashboards read from the trace appear; --derived-timeout,
+default 90s), grafana (with --grafana: read again through Grafana's datasource proxy, at most
+5 s), total (send -> confirmed visible directly).
 
   # Prove the RED dashboards' inputs too (Tempo's metrics-generator, incident 9):
   otel-canary run --scenario local-lgtm --derived all
@@ -149,7 +154,8 @@ tempo_tag), and count like a signal in the exit code.
 Scenarios: local-lgtm, alloy-split-receivers, direct-to-backends, multi-tenant, or a file.
 Precedence: flags, then the scenario file, then environment variables, then defaults.
 Read URLs also come from OTEL_CANARY_TEMPO_URL, _LOKI_URL, _MIMIR_URL, _PROMETHEUS_URL;
-read credentials from OTEL_CANARY_READ_TOKEN, or OTEL_CANARY_READ_USER + _PASSWORD.";
+read credentials from OTEL_CANARY_READ_TOKEN, or OTEL_CANARY_READ_USER + _PASSWORD;
+Grafana from OTEL_CANARY_GRAFANA_URL, _TOKEN (or _USER + _PASSWORD), _DATASOURCES.";
 
 const LAB_EXAMPLES: &str = "Examples:
   # OTLP on :4318 (HTTP) and :4317 (gRPC), Tempo API :3200, Loki :3100, Mimir/Prometheus :9009:
@@ -160,6 +166,9 @@ const LAB_EXAMPLES: &str = "Examples:
 
   # Multi-tenant backends (X-Scope-OrgID required, each tenant sees its own data):
   otel-canary lab --require-tenant
+
+  # Grafana on :3000 whose datasources send X-Scope-OrgID team-a; no Grafana: --grafana-port 0
+  otel-canary lab --require-tenant --grafana-tenant team-a
 
   # Pull paths: scrape a /metrics page every 5 s, tail a log file:
   otel-canary lab --scrape http://127.0.0.1:9464/metrics --scrape-interval 5s --tail /var/log/canary.log
@@ -189,6 +198,16 @@ Fault kinds (SIGNAL is trace, log or metric):
   traceql-metrics-error=TEXT trace only: /api/metrics/query_range answers 500 with TEXT
                              (\"empty ring\" is Tempo's when no generator joined)
 
+Grafana datasource faults (the signal picks the datasource: trace=tempo, log=loki, metric=mimir):
+  grafana-wrong-url          the datasource points at another, empty backend of its kind:
+                             Grafana answers, but not with the data
+  grafana-dead-url           the datasource points at a port nothing listens on (proxy 502)
+  grafana-no-tenant          the datasource lost its X-Scope-OrgID: with --require-tenant the
+                             backend's 401 \"no org id\" reaches the caller as Grafana's 400
+                             \"Authentication to data source failed\"
+  grafana-missing            the datasource does not exist
+  grafana-duplicate          a second datasource of the same type exists (uid <uid>-2)
+
 The field incidents (docs: shared incidents.md), reproduced:
   1  wrong port:         otel-canary lab --http-port 4319     (then run against :4318)
   2  gRPC on the HTTP port: otel-canary lab --grpc-port 4318 --http-port 4319
@@ -201,7 +220,12 @@ The field incidents (docs: shared incidents.md), reproduced:
                                      --fault trace:partial=2:\"TLS handshake error to ingester\"
   9  RED dashboards empty:           --fault trace:generator-disabled (then run --derived all)
   label mapping of a Loki exporter:  --fault log:loki-exporter
-  missing tenant:                    --require-tenant";
+  missing tenant:                    --require-tenant
+  10 datasources healthy, dashboards empty: --fault log:grafana-wrong-url, or
+                             --require-tenant --grafana-tenant team-a --fault metric:grafana-no-tenant
+                             (then: otel-canary run --scenario local-lgtm --tenant team-a
+                              --grafana http://127.0.0.1:3000 --grafana-user admin, password admin
+                              in OTEL_CANARY_GRAFANA_PASSWORD)";
 
 const DOCTOR_EXAMPLES: &str = "Examples:
   # The host of the configured endpoint (else 127.0.0.1), checked against that endpoint:
@@ -481,6 +505,32 @@ pub struct ReadArgs {
     /// and then remote-writes [default: 90s].
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Derived signals")]
     pub derived_timeout: Option<Duration>,
+    /// Grafana, e.g. http://grafana:3000: after a signal is visible directly, read it again
+    /// with the same query through Grafana's datasource proxy (the `grafana` hop), proving the
+    /// datasources your dashboards use [env: OTEL_CANARY_GRAFANA_URL].
+    #[arg(long, value_name = "URL", help_heading = "Grafana")]
+    pub grafana: Option<String>,
+    /// File holding a Grafana service-account token (role Viewer, or datasources:query)
+    /// [env: OTEL_CANARY_GRAFANA_TOKEN].
+    #[arg(long, value_name = "FILE", help_heading = "Grafana")]
+    pub grafana_token_file: Option<PathBuf>,
+    /// Basic-auth user for Grafana instead of a token; the password comes from
+    /// --grafana-password-file or OTEL_CANARY_GRAFANA_PASSWORD, never from the command line
+    /// [env: OTEL_CANARY_GRAFANA_USER].
+    #[arg(long, value_name = "USER", help_heading = "Grafana")]
+    pub grafana_user: Option<String>,
+    /// File holding the Grafana user's password.
+    #[arg(long, value_name = "FILE", help_heading = "Grafana")]
+    pub grafana_password_file: Option<PathBuf>,
+    /// The datasource uid to read each backend through (repeatable, comma-separated), e.g.
+    /// tempo=P214B5B846CF3925F,loki=loki,metrics=mimir; a kind left out is found in
+    /// /api/datasources by type (tempo, loki, prometheus) [env: OTEL_CANARY_GRAFANA_DATASOURCES].
+    #[arg(
+        long = "grafana-datasource",
+        value_name = "KIND=UID,...",
+        help_heading = "Grafana"
+    )]
+    pub grafana_datasources: Vec<String>,
 }
 
 impl ReadArgs {
@@ -510,6 +560,13 @@ impl ReadArgs {
             tempo_metrics: self.tempo_metrics.clone(),
             derived: self.derived.clone(),
             derived_timeout: self.derived_timeout,
+            grafana: crate::config::grafana::GrafanaFlags {
+                url: self.grafana.clone(),
+                token_file: self.grafana_token_file.clone(),
+                user: self.grafana_user.clone(),
+                password_file: self.grafana_password_file.clone(),
+                datasources: self.grafana_datasources.clone(),
+            },
         }
     }
 }
@@ -611,6 +668,19 @@ pub struct LabArgs {
     /// and queries only see data written with the same tenant.
     #[arg(long)]
     pub require_tenant: bool,
+    /// A Grafana-compatible API (health, datasources tempo/loki/mimir, the datasource proxy to
+    /// this stack's backends) for `run --grafana`; 0 turns it off. It accepts basic auth
+    /// admin:admin and a service-account token (see --grafana-token-file).
+    #[arg(long, default_value_t = 3000, value_name = "PORT")]
+    pub grafana_port: u16,
+    /// The X-Scope-OrgID the lab Grafana's datasources send (httpHeaderName1), as a
+    /// multi-tenant stack's datasources do; without it they send none.
+    #[arg(long, value_name = "ORG_ID")]
+    pub grafana_tenant: Option<String>,
+    /// File holding the service-account token the lab's Grafana accepts [default: the lab's
+    /// well-known token glsa_otelCanaryLab0000000000000000_0a1b2c3d].
+    #[arg(long, value_name = "FILE")]
+    pub grafana_token_file: Option<std::path::PathBuf>,
     /// Switch a fault on, SIGNAL:KIND[=VALUE] (repeatable), e.g. trace:drop,
     /// log:ingest-delay=2s, metric:query-error=503. Kinds are listed below.
     #[arg(long = "fault", value_name = "SIGNAL:KIND[=VALUE]")]

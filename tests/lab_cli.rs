@@ -60,6 +60,8 @@ fn a_started_lab_prints_its_urls_and_serves() {
             "0",
             "--mimir-port",
             "0",
+            "--grafana-port",
+            "0",
             "--fault",
             "trace:search-delay=8s",
         ])

@@ -215,6 +215,12 @@ impl LokiReader {
         }
     }
 
+    /// The same reader on another client and base: reading through Grafana's datasource
+    /// proxy (`backends::grafana`) with the same query and judging.
+    pub fn through(&self, client: ReadClient, base: Url) -> LokiReader {
+        LokiReader::new(client, base, self.selector.clone(), self.mode)
+    }
+
     /// The query this reader sends for a probe (for the report).
     pub fn query_for(&self, probe: &Probe) -> String {
         log_query(&self.selector, self.mode, probe)

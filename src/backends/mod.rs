@@ -3,6 +3,7 @@
 //! and reporting live elsewhere.
 
 pub mod client;
+pub mod grafana;
 pub mod loki;
 pub mod prometheus;
 pub mod self_metrics;

@@ -218,6 +218,19 @@ impl PrometheusReader {
         self
     }
 
+    /// The same reader on another client and API base: reading through Grafana's datasource
+    /// proxy (`backends::grafana`) with the same query and judging.
+    pub fn through(&self, client: ReadClient, api_base: Url) -> PrometheusReader {
+        PrometheusReader {
+            client,
+            api_base,
+            selector: self.selector.clone(),
+            identity: self.identity.clone(),
+            probe_id_label: self.probe_id_label,
+            later_markers: self.later_markers,
+        }
+    }
+
     /// In `label` metric-tag mode, only a series carrying the probe's id counts.
     pub fn with_probe_id_label(mut self, on: bool) -> Self {
         self.probe_id_label = on;

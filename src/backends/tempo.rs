@@ -220,6 +220,12 @@ impl TempoReader {
         }
     }
 
+    /// The same reader on another client and base: reading through Grafana's datasource
+    /// proxy (`backends::grafana`) with the same queries and judging.
+    pub fn through(&self, client: ReadClient, base: Url) -> TempoReader {
+        TempoReader::new(client, base)
+    }
+
     /// One by-id read.
     pub async fn read_trace(&self, probe: &Probe) -> Read<TraceSeen, QueryError> {
         let id = hex(&probe.trace_id);

@@ -7,8 +7,8 @@ use crate::cli::LabArgs;
 use crate::config::ConfigError;
 use crate::lab::tls::LabTls;
 use crate::lab::{
-    LabStack, LabStackConfig, LabState, ReceiverConfig, ScrapeTarget, SignalFault,
-    parse_fault_spec, tail_store, tailer,
+    LabGrafanaConfig, LabStack, LabStackConfig, LabState, ReceiverConfig, ScrapeTarget,
+    SignalFault, parse_fault_spec, tail_store, tailer,
 };
 use crate::signal::Signal;
 use std::collections::BTreeMap;
@@ -62,6 +62,24 @@ fn describe(signal: Signal, f: &SignalFault) -> String {
     if f.loki_exporter {
         parts.push("stored as a Loki exporter writes it".to_string());
     }
+    let g = &f.grafana;
+    for (on, what) in [
+        (
+            g.wrong_url,
+            "its Grafana datasource points at an empty backend",
+        ),
+        (g.dead_url, "its Grafana datasource points at a dead port"),
+        (g.no_tenant, "its Grafana datasource sends no X-Scope-OrgID"),
+        (g.missing, "its Grafana datasource is missing"),
+        (
+            g.duplicate,
+            "a second Grafana datasource of its type exists",
+        ),
+    ] {
+        if on {
+            parts.push(what.to_string());
+        }
+    }
     format!("{signal}: {}", parts.join(", "))
 }
 
@@ -106,6 +124,39 @@ fn scrape_targets(args: &LabArgs) -> Result<Vec<ScrapeTarget>, ConfigError> {
         .collect()
 }
 
+/// The lab Grafana's settings from --grafana-tenant and --grafana-token-file, checked before
+/// anything listens.
+fn grafana_config(args: &LabArgs) -> Result<LabGrafanaConfig, ConfigError> {
+    let mut config = LabGrafanaConfig::default();
+    if let Some(t) = &args.grafana_tenant {
+        let t = t.trim();
+        if t.is_empty() || t.contains('|') || t.contains(['\r', '\n']) {
+            return Err(ConfigError::new(
+                "--grafana-tenant",
+                "must be one tenant id (no '|', not empty)",
+            ));
+        }
+        config.tenant = Some(t.to_string());
+    }
+    if let Some(path) = &args.grafana_token_file {
+        let token = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                "--grafana-token-file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let token = token.trim();
+        if token.is_empty() || token.contains(['\r', '\n', ' ']) {
+            return Err(ConfigError::new(
+                "--grafana-token-file",
+                format!("{} must hold one token on one line", path.display()),
+            ));
+        }
+        config.token = token.to_string();
+    }
+    Ok(config)
+}
+
 /// The --tail files, checked the same way: one that exists must be a readable regular file.
 fn tail_files(args: &LabArgs) -> Result<(), ConfigError> {
     for path in &args.tail {
@@ -120,6 +171,7 @@ pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
     let tls = lab_tls(args)?;
     let scrape = scrape_targets(args)?;
     tail_files(args)?;
+    let grafana = grafana_config(args)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let config = LabStackConfig {
         receivers: ReceiverConfig {
@@ -138,7 +190,7 @@ pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
     }
     let cannot_listen = |e: std::io::Error| {
         ConfigError::new(
-            "--http-port/--grpc-port/--tempo-port/--loki-port/--mimir-port/--collector-metrics-port",
+            "--http-port/--grpc-port/--tempo-port/--loki-port/--mimir-port/--collector-metrics-port/--grafana-port",
             format!("cannot listen: {e}"),
         )
     };
@@ -147,6 +199,11 @@ pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
         .map_err(cannot_listen)?;
     if args.collector_metrics_port != 0 {
         lab.start_collector_metrics(SocketAddr::new(args.bind, args.collector_metrics_port))
+            .await
+            .map_err(cannot_listen)?;
+    }
+    if args.grafana_port != 0 {
+        lab.start_grafana(SocketAddr::new(args.bind, args.grafana_port), grafana)
             .await
             .map_err(cannot_listen)?;
     }
@@ -187,6 +244,29 @@ pub async fn run(args: &LabArgs) -> Result<u8, ConfigError> {
             "  collector self-metrics {url}   (otelcol_* counters; Tempo's at {}/metrics)",
             lab.tempo_url()
         );
+    }
+    if let (Some(url), Some(g)) = (lab.grafana_url(), &lab.grafana) {
+        eprintln!(
+            "  Grafana    {url}   /api/health, /api/datasources, /api/datasources/proxy/uid/<uid>/…; \
+             basic auth {}:{} or the service-account token ({})",
+            g.config.user,
+            g.config.password,
+            if args.grafana_token_file.is_some() {
+                "from --grafana-token-file"
+            } else {
+                "the lab's default, see --help"
+            }
+        );
+        for d in g.datasources() {
+            let tenant = match &g.config.tenant {
+                Some(t) if !d.headers.is_empty() => format!(", X-Scope-OrgID {t}"),
+                _ => String::new(),
+            };
+            eprintln!(
+                "    datasource {:<6} ({}) -> {}{tenant}",
+                d.uid, d.plugin.id, d.url
+            );
+        }
     }
     eprintln!(
         "  tenancy: {}",

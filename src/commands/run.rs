@@ -148,6 +148,7 @@ pub async fn run_once_until(
 
 pub async fn run(args: &RunArgs, env: &EnvSnapshot) -> Result<u8, ConfigError> {
     let prepared = prepare(args, env)?;
+    prepared.roundtrip.resolve_grafana().await?;
     let report = if std::io::stderr().is_terminal() && args.output == RunOutput::Human {
         let progress = TerminalProgress::new(&prepared.roundtrip.signals());
         let (r, _) = run_once(&prepared, &progress).await;

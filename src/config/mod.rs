@@ -5,6 +5,7 @@
 pub mod assertions;
 pub mod derived;
 pub mod env;
+pub mod grafana;
 pub mod headers;
 pub mod otlp;
 pub mod pull;

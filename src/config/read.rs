@@ -76,6 +76,8 @@ pub struct ReadFlags {
     /// `--derived`: derived checks, comma lists or `all`.
     pub derived: Vec<String>,
     pub derived_timeout: Option<Duration>,
+    /// `--grafana` and friends (the `grafana` hop).
+    pub grafana: super::grafana::GrafanaFlags,
 }
 
 /// The resolved read side.
@@ -102,6 +104,8 @@ pub struct ReadTarget {
     pub tempo_metrics: Option<Sourced<Url>>,
     /// Derived-signal checks on the trace, when asked for.
     pub derived: Option<super::derived::DerivedTarget>,
+    /// The Grafana every visible signal is read through again (`None`: the hop is off).
+    pub grafana: Option<super::grafana::GrafanaTarget>,
 }
 
 impl ReadTarget {
@@ -471,6 +475,8 @@ pub fn resolve_read_target(
         "OTEL_CANARY_TEMPO_METRICS_URL",
     )?;
 
+    let grafana = super::grafana::resolve_grafana_target(&flags.grafana, scenario, env)?;
+
     Ok(ReadTarget {
         tempo,
         loki,
@@ -488,6 +494,7 @@ pub fn resolve_read_target(
         collector_metrics,
         tempo_metrics,
         derived: super::derived::resolve_derived(&flags.derived, flags.derived_timeout, scenario)?,
+        grafana,
     })
 }
 

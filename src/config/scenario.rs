@@ -43,6 +43,9 @@ pub struct ScenarioFile {
     /// Assertions checked after the probe (see `config::assertions`).
     #[serde(default, rename = "assert")]
     pub assertions: Vec<AssertSection>,
+    /// The Grafana to read every signal through again (see `config::grafana`).
+    #[serde(default)]
+    pub grafana: GrafanaSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +152,28 @@ pub struct PullSection {
     pub log_line_selector: Option<Val<String>>,
     /// Deadline of the log-line path [default: 60s].
     pub log_line_timeout: Option<Val<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrafanaSection {
+    /// Grafana's base URL (`http://grafana:3000`); no credentials in it.
+    pub url: Option<Val<String>>,
+    /// File holding a service-account token.
+    pub token_file: Option<Val<PathBuf>>,
+    /// Basic-auth user (the password from `password_file` or `OTEL_CANARY_GRAFANA_PASSWORD`).
+    pub user: Option<Val<String>>,
+    pub password_file: Option<Val<PathBuf>>,
+    /// `{ tempo = "UID", loki = "UID", metrics = "UID" }`; kinds left out are discovered.
+    pub datasources: Option<GrafanaDatasources>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrafanaDatasources {
+    pub tempo: Option<Val<String>>,
+    pub loki: Option<Val<String>>,
+    pub metrics: Option<Val<String>>,
 }
 
 /// A loaded scenario: the parsed file plus what is needed to point at its lines.

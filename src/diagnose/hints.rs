@@ -59,6 +59,14 @@ fn fmt_secs(s: f64) -> String {
 
 /// A hint for a failed hop, or `None` when there is nothing better to say than the detail.
 pub fn hint(c: &HintContext<'_>) -> Option<String> {
+    if c.hop == HopName::Grafana {
+        // The Grafana hop diagnoses itself (roundtrip::grafana): its explaining clue.
+        return c
+            .clues
+            .iter()
+            .find(|k| k.explains)
+            .map(|k| k.finding.clone());
+    }
     let s = c.signal;
     let b = c.backend;
     match (c.hop, c.reason) {

@@ -52,6 +52,26 @@ pub struct SignalFault {
     pub generator_delay: Option<Duration>,
     /// Traces: Tempo's TraceQL metrics endpoint answers 500 with this text.
     pub traceql_metrics_error: Option<String>,
+    /// How the lab's Grafana datasource for the signal is misconfigured (`lab::grafana_api`).
+    pub grafana: GrafanaFault,
+}
+
+/// A misconfigured Grafana datasource (incident 10: datasources exist, dashboards are empty).
+/// The signal picks the datasource: trace = Tempo, log = Loki, metric = Mimir.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GrafanaFault {
+    /// The datasource points at another backend of the same kind, which holds none of the
+    /// data: Grafana answers, just not with the probe.
+    pub wrong_url: bool,
+    /// The datasource points at a port where nothing listens: Grafana's proxy answers 502.
+    pub dead_url: bool,
+    /// The datasource lost its `X-Scope-OrgID` header: a multi-tenant backend answers 401
+    /// `no org id`, which Grafana passes on as 400 `Authentication to data source failed`.
+    pub no_tenant: bool,
+    /// There is no such datasource.
+    pub missing: bool,
+    /// A second datasource of the same type exists (discovery by type is ambiguous).
+    pub duplicate: bool,
 }
 
 /// One `--fault SIGNAL:KIND[=VALUE]` setting.
@@ -71,13 +91,19 @@ pub enum FaultSetting {
     GeneratorDisabled,
     GeneratorDelay(Duration),
     TraceqlMetricsError(String),
+    GrafanaWrongUrl,
+    GrafanaDeadUrl,
+    GrafanaNoTenant,
+    GrafanaMissing,
+    GrafanaDuplicate,
 }
 
 /// The fault kinds `parse_fault_spec` knows, for help and error texts.
 pub const FAULT_KINDS: &str = "drop, export-fail, ingester-fail (trace), ingest-delay=DURATION, \
 search-delay=DURATION (trace), query-error=STATUS[:BODY], status=STATUS, retry-after=SECONDS, \
 partial=N[:MESSAGE], delay=DURATION, loki-exporter (log), generator-disabled (trace), \
-generator-delay=DURATION (trace), traceql-metrics-error=TEXT (trace)";
+generator-delay=DURATION (trace), traceql-metrics-error=TEXT (trace), grafana-wrong-url, \
+grafana-dead-url, grafana-no-tenant, grafana-missing, grafana-duplicate";
 
 impl SignalFault {
     /// Adds one setting (settings for the same signal accumulate).
@@ -97,6 +123,11 @@ impl SignalFault {
             FaultSetting::GeneratorDisabled => self.generator_disabled = true,
             FaultSetting::GeneratorDelay(d) => self.generator_delay = Some(d),
             FaultSetting::TraceqlMetricsError(t) => self.traceql_metrics_error = Some(t),
+            FaultSetting::GrafanaWrongUrl => self.grafana.wrong_url = true,
+            FaultSetting::GrafanaDeadUrl => self.grafana.dead_url = true,
+            FaultSetting::GrafanaNoTenant => self.grafana.no_tenant = true,
+            FaultSetting::GrafanaMissing => self.grafana.missing = true,
+            FaultSetting::GrafanaDuplicate => self.grafana.duplicate = true,
         }
     }
 }
@@ -195,6 +226,11 @@ pub fn parse_fault_spec(spec: &str) -> Result<(Signal, FaultSetting), String> {
         "generator-disabled" => flag(FaultSetting::GeneratorDisabled)?,
         "generator-delay" => FaultSetting::GeneratorDelay(duration(need("2s")?)?),
         "traceql-metrics-error" => FaultSetting::TraceqlMetricsError(need("TEXT")?.to_string()),
+        "grafana-wrong-url" => flag(FaultSetting::GrafanaWrongUrl)?,
+        "grafana-dead-url" => flag(FaultSetting::GrafanaDeadUrl)?,
+        "grafana-no-tenant" => flag(FaultSetting::GrafanaNoTenant)?,
+        "grafana-missing" => flag(FaultSetting::GrafanaMissing)?,
+        "grafana-duplicate" => flag(FaultSetting::GrafanaDuplicate)?,
         other => {
             return Err(format!(
                 "'{spec}': unknown fault kind '{other}' (kinds: {FAULT_KINDS})"
@@ -359,9 +395,28 @@ mod tests {
             "metric:query-error=abc",
             "trace:status=600",
             "log:partial=x",
+            "log:grafana-missing=1",
         ] {
             assert!(parse_fault_spec(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            ok("metric:grafana_no_tenant"),
+            (Signal::Metric, FaultSetting::GrafanaNoTenant)
+        );
+        let mut g = SignalFault::default();
+        for kind in ["wrong-url", "dead-url", "no-tenant", "missing", "duplicate"] {
+            g.apply(ok(&format!("log:grafana-{kind}")).1);
+        }
+        assert_eq!(
+            g.grafana,
+            GrafanaFault {
+                wrong_url: true,
+                dead_url: true,
+                no_tenant: true,
+                missing: true,
+                duplicate: true
+            }
+        );
         let mut f = SignalFault::default();
         f.apply(FaultSetting::ExportFail);
         f.apply(FaultSetting::IngesterFail);

@@ -9,6 +9,7 @@ pub mod backend_otlp;
 pub mod exposition;
 pub mod faults;
 pub mod generator;
+pub mod grafana_api;
 pub mod http_util;
 mod lexing;
 pub mod logql;
@@ -38,7 +39,8 @@ pub mod tenancy;
 pub mod tls;
 pub mod traceql;
 
-pub use faults::{FaultSetting, Faults, SignalFault, parse_fault_spec};
+pub use faults::{FaultSetting, Faults, GrafanaFault, SignalFault, parse_fault_spec};
+pub use grafana_api::{LAB_GRAFANA_TOKEN, LabGrafanaConfig};
 pub use pipeline::{PipelineCounters, Transport};
 pub use receivers::{LabReceivers, ReceiverConfig};
 pub use scraper::ScrapeTarget;

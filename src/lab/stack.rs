@@ -5,10 +5,11 @@
 //! pull paths: a scraper for `/metrics` pages and a tailer for log files.
 
 use super::LabState;
+use super::grafana_api::{LabGrafana, LabGrafanaConfig, Upstreams};
 use super::pipeline;
 use super::receivers::{LabReceivers, ReceiverConfig, serve_http1};
 use super::scraper::{self, InvalidTarget, ScrapeTarget};
-use super::{loki_api, prom_api, tailer, tempo_api};
+use super::{grafana_api, loki_api, prom_api, tailer, tempo_api};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -60,6 +61,10 @@ pub struct LabStack {
     pub mimir_addr: SocketAddr,
     /// Where the collector's self-metrics page listens, once started.
     pub collector_metrics_addr: Option<SocketAddr>,
+    /// Where the lab's Grafana listens, once started.
+    pub grafana_addr: Option<SocketAddr>,
+    /// The lab's Grafana (its datasources and where they point), once started.
+    pub grafana: Option<Arc<LabGrafana>>,
     pub state: Arc<LabState>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -96,6 +101,8 @@ impl LabStack {
             loki_addr,
             mimir_addr,
             collector_metrics_addr: None,
+            grafana_addr: None,
+            grafana: None,
             state,
             tasks,
         })
@@ -117,6 +124,78 @@ impl LabStack {
         )));
         self.collector_metrics_addr = Some(local);
         Ok(local)
+    }
+
+    /// Serves a Grafana-compatible API (`lab::grafana_api`) on `addr` (port 0 picks a free
+    /// one, 3000 is Grafana's): health, the datasources `tempo`, `loki` and `mimir` pointing at
+    /// this stack's backends, and the data proxy to them. Also starts, on free ports of the
+    /// same address, an empty Tempo, Loki and Mimir for the `grafana-wrong-url` fault, and
+    /// picks a port nothing listens on for `grafana-dead-url`. Returns where Grafana listens.
+    ///
+    /// A method rather than a `LabStackConfig` field, like `start_collector_metrics`.
+    pub async fn start_grafana(
+        &mut self,
+        addr: SocketAddr,
+        config: LabGrafanaConfig,
+    ) -> io::Result<SocketAddr> {
+        let listener = bind(addr, "Grafana API").await?;
+        let local = listener.local_addr()?;
+        let side = SocketAddr::new(addr.ip(), 0);
+        let empty = LabState::new();
+        let empty_tempo = bind(side, "empty Tempo (Grafana wrong-url fault)").await?;
+        let empty_loki = bind(side, "empty Loki (Grafana wrong-url fault)").await?;
+        let empty_mimir = bind(side, "empty Mimir (Grafana wrong-url fault)").await?;
+        // A port that was free a moment ago: nothing listens there once the listener drops.
+        let dead = bind(side, "dead port (Grafana dead-url fault)")
+            .await?
+            .local_addr()?;
+        let base = |a: SocketAddr| format!("http://{}", reachable(a));
+        let upstreams = Upstreams {
+            tempo: base(self.tempo_addr),
+            loki: base(self.loki_addr),
+            mimir: base(self.mimir_addr),
+            empty_tempo: base(empty_tempo.local_addr()?),
+            empty_loki: base(empty_loki.local_addr()?),
+            empty_mimir: base(empty_mimir.local_addr()?),
+            dead: base(dead),
+        };
+        self.tasks.extend([
+            tokio::spawn(serve_http1(
+                empty_tempo,
+                tempo_api::router(empty.clone()),
+                None,
+            )),
+            tokio::spawn(serve_http1(
+                empty_loki,
+                loki_api::router(empty.clone()),
+                None,
+            )),
+            tokio::spawn(serve_http1(
+                empty_mimir,
+                prom_api::router(empty.clone()),
+                None,
+            )),
+        ]);
+        let grafana = Arc::new(LabGrafana::new(
+            config,
+            upstreams,
+            self.state.clone(),
+            empty,
+        ));
+        self.tasks.push(tokio::spawn(serve_http1(
+            listener,
+            grafana_api::router(grafana.clone()),
+            None,
+        )));
+        self.grafana_addr = Some(local);
+        self.grafana = Some(grafana);
+        Ok(local)
+    }
+
+    /// `http://127.0.0.1:<port>` of the lab's Grafana, once started.
+    pub fn grafana_url(&self) -> Option<String> {
+        self.grafana_addr
+            .map(|a| format!("http://{}", reachable(a)))
     }
 
     /// Scrapes `target` as Prometheus would, into the Mimir/Prometheus query API, until the
@@ -163,5 +242,20 @@ impl LabStack {
     /// the Prometheus-style unprefixed `/api/v1/…` paths.
     pub fn mimir_url(&self) -> String {
         format!("http://{}", self.mimir_addr)
+    }
+}
+
+/// An address a client can connect to: an unspecified bind address (`0.0.0.0`, `::`) is
+/// reached on loopback.
+fn reachable(a: SocketAddr) -> SocketAddr {
+    if a.ip().is_unspecified() {
+        let ip: IpAddr = if a.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        SocketAddr::new(ip, a.port())
+    } else {
+        a
     }
 }

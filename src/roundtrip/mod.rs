@@ -3,6 +3,7 @@
 
 mod assertions;
 mod derived;
+mod grafana;
 pub mod outcome;
 mod post_mortem;
 pub mod pull;
@@ -99,6 +100,8 @@ pub struct RoundTrip {
     derived: Option<derived::DerivedChecks>,
     /// The scenario's assertions, checked after the signals.
     assertions: Vec<crate::config::assertions::AssertionSpec>,
+    /// The `grafana` hop, when a Grafana is configured.
+    grafana: Option<grafana::GrafanaHop>,
     pub policy: PollPolicy,
 }
 
@@ -161,6 +164,7 @@ impl RoundTrip {
         let collector_metrics = page(&read.collector_metrics)?;
         let tempo_metrics = page(&read.tempo_metrics)?;
         let derived = derived_checks(&read, &resource, &exporter.signals())?;
+        let grafana = grafana::GrafanaHop::new(&read)?;
         Ok(RoundTrip {
             exporter,
             read,
@@ -175,6 +179,7 @@ impl RoundTrip {
             pulls: None,
             derived,
             assertions: Vec::new(),
+            grafana,
             policy: PollPolicy::default(),
         })
     }
@@ -319,6 +324,7 @@ impl RoundTrip {
                 Reason::Export(e.class),
                 e.message.clone(),
             ));
+            self.grafana_not_reached(&mut out);
             self.finish(&mut out, None, None);
             progress.event(signal, ProgressEvent::Done { status: out.status });
             return out;
@@ -337,6 +343,10 @@ impl RoundTrip {
             Signal::Log => self.verify_log(probe, window, &mut out, progress).await,
             Signal::Metric => self.verify_metric(probe, window, &mut out, progress).await,
         };
+        if signal != Signal::Trace {
+            // The trace's runs inside `verify_trace`, beside its derived hops.
+            self.grafana_hop(probe, window, &mut out, progress).await;
+        }
         let not_found = out
             .hop(HopName::Ingest)
             .is_some_and(|h| h.reason == Some(Reason::NotFound));
@@ -478,14 +488,20 @@ impl RoundTrip {
             let (seen, failure) = self
                 .read_back(out, view, window, progress, || reader.read_trace(probe))
                 .await;
-            let derived = match (&self.derived, &seen) {
-                (None, _) => Vec::new(),
-                (Some(d), Some(_)) => {
-                    d.verify(probe, window, self.policy, Some(reader), baselines)
-                        .await
+            let derived = async {
+                match (&self.derived, &seen) {
+                    (None, _) => Vec::new(),
+                    (Some(d), Some(_)) => {
+                        d.verify(probe, window, self.policy, Some(reader), baselines)
+                            .await
+                    }
+                    (Some(d), None) => d.skipped(),
                 }
-                (Some(d), None) => d.skipped(),
             };
+            // The grafana hop reads the trace as soon as it is visible, while the derived
+            // series (tens of seconds behind) are awaited.
+            let grafana = self.grafana_hop(probe, window, out, progress);
+            let (derived, ()) = tokio::join!(derived, grafana);
             (seen, failure, derived)
         };
         let ((seen, failure, derived_hops), search) = tokio::join!(by_id_then_derived, search);
@@ -527,6 +543,11 @@ impl RoundTrip {
         insert_before_total(&mut out.hops, search_hop);
         for h in derived_hops {
             insert_before_total(&mut out.hops, h);
+        }
+        // The grafana hop closes a signal's read hops, as for the others.
+        if let Some(at) = out.hops.iter().position(|h| h.hop == HopName::Grafana) {
+            let g = out.hops.remove(at);
+            insert_before_total(&mut out.hops, g);
         }
         failure
     }

@@ -92,6 +92,8 @@ pub enum HopName {
     ServiceGraph,
     /// Tempo's TraceQL metrics (`/api/metrics/query_range`) for the probe's service.
     TraceqlMetrics,
+    /// The signal read again through Grafana's datasource proxy, once visible directly.
+    Grafana,
     Total,
 }
 
@@ -106,6 +108,7 @@ impl HopName {
             HopName::SpanMetrics => "span_metrics",
             HopName::ServiceGraph => "service_graph",
             HopName::TraceqlMetrics => "traceql_metrics",
+            HopName::Grafana => "grafana",
             HopName::Total => "total",
         }
     }
@@ -185,7 +188,8 @@ pub struct Check {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Clue {
     /// Where it comes from: `loki_labels`, `loki_search`, `metric_names`, `tempo_ready`,
-    /// `collector_metrics`, `backend_metrics`, `post_mortem`.
+    /// `collector_metrics`, `backend_metrics`, `post_mortem`, `grafana`, `grafana_datasource`,
+    /// `grafana_health`.
     pub source: &'static str,
     pub finding: String,
     /// The finding explains the failure well enough to be the hint.
