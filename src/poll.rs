@@ -64,8 +64,11 @@ pub enum Read<T, E> {
     /// Part of it is there (one span of two): keep polling; at the deadline this is an
     /// incomplete arrival, not a missing one.
     Partial(String),
-    /// A failure worth retrying until the deadline (5xx, a dropped connection, a read timeout).
+    /// The backend answered with a failure worth retrying until the deadline (5xx, 429).
     Retry(E),
+    /// No answer came (a timeout, a connection reset or cut off mid-answer): worth retrying,
+    /// but it says nothing about whether the signal is there.
+    Unanswered(E),
     /// The backend refused the query (4xx, an unparsable body, auth): stop at once.
     Refused(E),
 }
@@ -103,12 +106,30 @@ pub enum PollEnd<T, E> {
         after: f64,
     },
     /// The deadline passed. `last_seen` is what the last successful read said (`partial`
-    /// when it saw part of the signal), `last_error` the last retryable failure, if any.
+    /// when it saw part of the signal), `last_error` the last retryable failure, if any,
+    /// `unanswered` how many reads got no answer at all (the one abandoned at the deadline
+    /// included), and `last` how the final read ended: only a backend that itself answered
+    /// "not there" last may be said not to hold the signal.
     Deadline {
         last_seen: Option<String>,
         partial: bool,
         last_error: Option<E>,
+        unanswered: u32,
+        last: LastRead,
     },
+}
+
+/// How the final read of a poll that hit its deadline ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LastRead {
+    /// No read ever started.
+    None,
+    /// The backend answered: not (all) there.
+    NotThere,
+    /// The backend answered with a failure (5xx, 429).
+    Failed,
+    /// No answer came: a timeout, a reset, or the read the deadline cut off.
+    Unanswered,
 }
 
 /// A poll's result with the number of reads it took.
@@ -137,6 +158,8 @@ where
     let mut last_seen = None;
     let mut partial = false;
     let mut last_error = None;
+    let mut unanswered = 0;
+    let mut last = LastRead::None;
     loop {
         let start = Instant::now();
         if start >= deadline {
@@ -145,7 +168,12 @@ where
         queries += 1;
         let outcome = match tokio::time::timeout_at(deadline, read()).await {
             Ok(o) => o,
-            Err(_) => break,
+            Err(_) => {
+                // Still running at the deadline: abandoned, and it never answered.
+                unanswered += 1;
+                last = LastRead::Unanswered;
+                break;
+            }
         };
         let end = Instant::now();
         match outcome {
@@ -173,15 +201,24 @@ where
                 last_negative_start = secs(start);
                 last_seen = Some(what);
                 partial = false;
+                last = LastRead::NotThere;
             }
             Read::Partial(what) => {
                 last_negative_start = secs(start);
                 last_seen = Some(what);
                 partial = true;
+                last = LastRead::NotThere;
             }
             Read::Retry(e) => {
                 last_negative_start = secs(start);
                 last_error = Some(e);
+                last = LastRead::Failed;
+            }
+            Read::Unanswered(e) => {
+                last_negative_start = secs(start);
+                last_error = Some(e);
+                unanswered += 1;
+                last = LastRead::Unanswered;
             }
         }
         let mut next = (start + policy.gap_after(start.saturating_duration_since(since))).max(end);
@@ -200,6 +237,8 @@ where
             last_seen,
             partial,
             last_error,
+            unanswered,
+            last,
         },
         queries,
     }
@@ -308,7 +347,77 @@ mod tests {
             },
         )
         .await;
-        assert!(matches!(polled.end, PollEnd::Deadline { .. }));
+        assert!(matches!(
+            polled.end,
+            PollEnd::Deadline {
+                unanswered: 1,
+                last: LastRead::Unanswered,
+                ..
+            }
+        ));
         assert!(Instant::now() <= since + Duration::from_millis(2001));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_a_final_not_there_counts_as_an_answer() {
+        let since = Instant::now();
+        let n = Arc::new(AtomicU32::new(0));
+        // Not there twice, then no answer until the deadline.
+        let c = n.clone();
+        let polled: Polled<(), &str> = poll(
+            since,
+            since + Duration::from_secs(3),
+            PollPolicy::default(),
+            move || {
+                let i = c.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if i < 2 {
+                        Read::NotYet("empty".into())
+                    } else {
+                        Read::Unanswered("timed out")
+                    }
+                }
+            },
+        )
+        .await;
+        let PollEnd::Deadline {
+            last_seen,
+            unanswered,
+            last,
+            ..
+        } = polled.end
+        else {
+            panic!("deadline")
+        };
+        assert_eq!(last_seen.as_deref(), Some("empty"));
+        assert_eq!(last, LastRead::Unanswered);
+        assert_eq!(unanswered, polled.queries - 2);
+        // Timed out at first, then answered "not there": the backend did answer last.
+        let c = n.clone();
+        c.store(0, Ordering::SeqCst);
+        let polled: Polled<(), &str> = poll(
+            since,
+            Instant::now() + Duration::from_secs(3),
+            PollPolicy::default(),
+            move || {
+                let i = c.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if i == 0 {
+                        Read::Unanswered("timed out")
+                    } else {
+                        Read::NotYet("empty".into())
+                    }
+                }
+            },
+        )
+        .await;
+        assert!(matches!(
+            polled.end,
+            PollEnd::Deadline {
+                unanswered: 1,
+                last: LastRead::NotThere,
+                ..
+            }
+        ));
     }
 }

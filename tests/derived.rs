@@ -260,8 +260,12 @@ async fn traceql_metrics_errors_quote_tempo() {
     assert_eq!(code, Some(1));
     let h = hop(signal(&doc, "trace"), "traceql_metrics");
     assert!(h["queries"].as_u64().unwrap() > 1, "{h:#}");
+    assert_eq!(h["reason"], "query_failed");
     assert!(
-        h["detail"].as_str().unwrap().contains("every read failed"),
+        h["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the last read failed: HTTP 500: querier restarting"),
         "{h:#}"
     );
 }

@@ -15,8 +15,11 @@ use std::time::Duration;
 use url::Url;
 
 /// Longest answer a reader accepts: a trace or a log query for one probe is a few KiB, a busy
-/// collector's whole /metrics page a few hundred.
-pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// collector's whole /metrics page a few hundred. A longer one is refused, named as such.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// How much of an unusable answer's body an error quotes.
+const QUOTED_BYTES: usize = 120;
 
 /// Why a read failed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -50,6 +53,56 @@ impl Answer {
         (200..300).contains(&self.status)
     }
 
+    /// An HTML page (a login form, a proxy's error page, Grafana's UI) rather than an API's
+    /// JSON or text: by its Content-Type, or a body that opens like one.
+    pub fn is_html(&self) -> bool {
+        let declared = self
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.to_ascii_lowercase().contains("html"));
+        let head: String = String::from_utf8_lossy(&self.body[..self.body.len().min(256)])
+            .trim_start()
+            .chars()
+            .take(15)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        declared || head.starts_with("<!doctype html") || head.starts_with("<html")
+    }
+
+    /// The `<title>` of an HTML page, if it has one.
+    pub fn html_title(&self) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.body[..self.body.len().min(64 * 1024)]);
+        let lower = text.to_ascii_lowercase();
+        let start = lower.find("<title")?;
+        let open_end = start + lower[start..].find('>')? + 1;
+        let close = open_end + lower[open_end..].find("</title")?;
+        let title: String = text[open_end..close]
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>()
+            .trim()
+            .chars()
+            .take(80)
+            .collect();
+        (!title.is_empty()).then_some(title)
+    }
+
+    /// The start of the body, for an error message: printable text only, at most
+    /// `QUOTED_BYTES`, bytes that are not UTF-8 shown as such.
+    pub fn quoted_start(&self) -> String {
+        let head = &self.body[..self.body.len().min(QUOTED_BYTES)];
+        let text: String = String::from_utf8_lossy(head)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let more = if self.body.len() > QUOTED_BYTES {
+            "…"
+        } else {
+            ""
+        };
+        format!("\"{}{more}\"", text.trim())
+    }
+
     /// The body as text, trimmed, for error messages.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).trim().to_string()
@@ -77,12 +130,14 @@ impl ReadClient {
         } else {
             tls::plain_only_config()
         };
+        // Redirects are not followed: a read API does not redirect, a login page or a proxy
+        // does, and credentials must not travel to wherever it points.
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .use_preconfigured_tls(tls_config)
             .connect_timeout(request_timeout)
             .timeout(request_timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConfigError::new("read client", chain_text(&e)))?;
         Ok(ReadClient {
@@ -92,8 +147,9 @@ impl ReadClient {
         })
     }
 
-    /// GETs `url` with `query` parameters plus `extra` headers. `Err` only when no answer came.
-    /// A body longer than `MAX_BODY_BYTES` is cut to exactly that length.
+    /// GETs `url` with `query` parameters plus `extra` headers. `Err` when no answer came, or
+    /// when the body is longer than `MAX_BODY_BYTES` (class `body`, naming the cap). A
+    /// redirect is an answer (`location` in the error text of `failed_answer`).
     pub async fn get(
         &self,
         url: &Url,
@@ -115,20 +171,26 @@ impl ReadClient {
         let result = async {
             let mut resp = req.send().await?;
             let status = resp.status().as_u16();
-            let content_type = resp
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let body = read_capped(&mut resp, MAX_BODY_BYTES).await?;
-            Ok::<_, reqwest::Error>(Answer {
-                status,
-                content_type,
-                body: Bytes::from(body),
-            })
+            let header = |name| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let content_type = header(reqwest::header::CONTENT_TYPE);
+            let location = header(reqwest::header::LOCATION);
+            let body = read_capped(&mut resp, MAX_BODY_BYTES + 1).await?;
+            Ok::<_, reqwest::Error>((
+                Answer {
+                    status,
+                    content_type,
+                    body: Bytes::from(body),
+                },
+                location,
+            ))
         }
         .await;
-        result.map_err(|e| {
+        let (answer, location) = result.map_err(|e| {
             let class = if e.is_timeout() {
                 if e.is_connect() {
                     ErrorClass::ConnectTimeout
@@ -144,7 +206,60 @@ impl ReadClient {
                 chain_text(&e)
             };
             self.error(class, None, &message, url)
-        })
+        })?;
+        if answer.body.len() > MAX_BODY_BYTES {
+            return Err(self.error(
+                ErrorClass::Body,
+                Some(answer.status),
+                &format!(
+                    "the answer is larger than {} MiB, the most a reader accepts: not an API's \
+                     answer to one probe's query",
+                    MAX_BODY_BYTES >> 20
+                ),
+                url,
+            ));
+        }
+        if (300..400).contains(&answer.status) {
+            let to = location
+                .as_deref()
+                .and_then(|l| url.join(l).ok())
+                .map(|l| crate::redact::redact_url(&l).to_string())
+                .unwrap_or_else(|| "nowhere (no Location)".into());
+            return Err(self.error(
+                ErrorClass::HttpStatus,
+                Some(answer.status),
+                &format!(
+                    "redirects to {to}: the canary does not follow redirects (credentials must \
+                     not travel with them); an API does not redirect, a login page or a proxy \
+                     does: point the URL at the API itself"
+                ),
+                url,
+            ));
+        }
+        Ok(answer)
+    }
+
+    /// The error for a 2xx answer that is not what the API answers: an HTML page gets said
+    /// as such, anything else is quoted from its start.
+    pub fn unusable(&self, answer: &Answer, url: &Url, backend: &str, problem: &str) -> QueryError {
+        let message = if answer.is_html() {
+            match answer.html_title() {
+                Some(t) => format!(
+                    "an HTML page answered (HTTP {}, title \"{t}\"), not {backend}'s API",
+                    answer.status
+                ),
+                None => format!(
+                    "an HTML page answered (HTTP {}), not {backend}'s API",
+                    answer.status
+                ),
+            }
+        } else {
+            format!(
+                "{backend}'s answer is unusable ({problem}); it starts {}",
+                answer.quoted_start()
+            )
+        };
+        self.error(ErrorClass::Body, Some(answer.status), &message, url)
     }
 
     /// A `QueryError` with secrets scrubbed from the text.
@@ -180,11 +295,11 @@ impl ReadClient {
 
     /// The usual sorting of a request that got no answer: a refused connection, an unknown
     /// host, a TLS or protocol mismatch will not fix themselves within a deadline; a timeout
-    /// or a dropped connection might.
+    /// or a dropped connection might, but until then they say nothing about the signal.
     pub fn transport_failure<T>(err: QueryError) -> Read<T, QueryError> {
         match err.class {
             ErrorClass::Timeout | ErrorClass::Transport | ErrorClass::ConnectTimeout => {
-                Read::Retry(err)
+                Read::Unanswered(err)
             }
             _ => Read::Refused(err),
         }

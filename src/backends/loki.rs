@@ -6,7 +6,6 @@
 //! categorize-labels`, sent as a third element of each value. Both shapes are read.
 
 use super::client::{QueryError, ReadClient, join};
-use crate::diagnose::error_class::ErrorClass;
 use crate::emit::payload::PROBE_ID_LABEL;
 use crate::poll::Read;
 use crate::probe::{Probe, hex, unix_nanos};
@@ -250,14 +249,8 @@ impl LokiReader {
                 &[("X-Loki-Response-Encoding-Flags", "categorize-labels")],
             )
             .await?;
-        parse_query_range(&answer.body).map_err(|e| {
-            Read::Refused(self.client.error(
-                ErrorClass::Body,
-                Some(answer.status),
-                &format!("Loki's answer is unusable: {e}"),
-                &url,
-            ))
-        })
+        parse_query_range(&answer.body)
+            .map_err(|e| Read::Refused(self.client.unusable(&answer, &url, "Loki", &e)))
     }
 
     /// One read of the probe's OTLP log.
@@ -418,14 +411,8 @@ impl LokiReader {
             .client
             .fetch(&url, &[("query", query.to_string()), ("time", time)], &[])
             .await?;
-        super::prometheus::parse_vector(&answer.body).map_err(|e| {
-            Read::Refused(self.client.error(
-                ErrorClass::Body,
-                Some(answer.status),
-                &format!("Loki's answer is unusable: {e}"),
-                &url,
-            ))
-        })
+        super::prometheus::parse_vector(&answer.body)
+            .map_err(|e| Read::Refused(self.client.unusable(&answer, &url, "Loki", &e)))
     }
 
     /// The values Loki knows for a label over its default window (the last 6 hours).
@@ -436,13 +423,7 @@ impl LokiReader {
         );
         let url = join(&self.base, &path);
         let answer = self.client.fetch(&url, &[], &[]).await?;
-        parse_string_list(&answer.body).map_err(|e| {
-            Read::Refused(self.client.error(
-                ErrorClass::Body,
-                Some(answer.status),
-                &format!("Loki's answer is unusable: {e}"),
-                &url,
-            ))
-        })
+        parse_string_list(&answer.body)
+            .map_err(|e| Read::Refused(self.client.unusable(&answer, &url, "Loki", &e)))
     }
 }

@@ -10,7 +10,6 @@
 
 use super::client::{QueryError, ReadClient, join};
 use crate::config::resource::ResourceSpec;
-use crate::diagnose::error_class::ErrorClass;
 use crate::emit::payload::{MARKER_METRIC, PROBE_ID_LABEL};
 use crate::poll::Read;
 use crate::probe::Probe;
@@ -256,12 +255,10 @@ impl PrometheusReader {
         ];
         let answer = self.client.fetch(&url, &query, &[]).await?;
         parse_vector(&answer.body).map_err(|e| {
-            Read::Refused(self.client.error(
-                ErrorClass::Body,
-                Some(answer.status),
-                &format!("the query answer is unusable: {e}"),
-                &url,
-            ))
+            Read::Refused(
+                self.client
+                    .unusable(&answer, &url, "the metrics backend", &e),
+            )
         })
     }
 
@@ -314,7 +311,7 @@ impl PrometheusReader {
         let answer = self.client.get_ok(&url, &query, &[]).await?;
         let samples = parse_vector(&answer.body).map_err(|e| {
             self.client
-                .error(ErrorClass::Body, Some(answer.status), &e, &url)
+                .unusable(&answer, &url, "the metrics backend", &e)
         })?;
         Ok(samples
             .into_iter()
@@ -374,7 +371,7 @@ impl PrometheusReader {
         let answer = self.client.get_ok(&url, &query, &[]).await?;
         let samples = parse_vector(&answer.body).map_err(|e| {
             self.client
-                .error(ErrorClass::Body, Some(answer.status), &e, &url)
+                .unusable(&answer, &url, "the metrics backend", &e)
         })?;
         let mut found: Vec<MetricElsewhere> = samples
             .into_iter()

@@ -507,14 +507,14 @@ impl SelfMetricsReader {
             } else {
                 content_type
             };
-            return Err(self.client.error(
-                ErrorClass::Body,
-                Some(answer.status),
+            return Err(self.client.unusable(
+                &answer,
+                &self.url,
+                "a metrics page",
                 &format!(
-                    "the answer ({} bytes, {shown}) is not a Prometheus metrics page",
+                    "{} bytes, {shown}: not a Prometheus metrics page",
                     answer.body.len()
                 ),
-                &self.url,
             ));
         }
         Ok(snap)

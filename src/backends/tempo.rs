@@ -69,18 +69,30 @@ fn string_attr(attrs: Option<&Value>, key: &str) -> Option<String> {
 /// into its spans. An empty trace parses to no spans.
 pub fn parse_trace(body: &[u8]) -> Result<Vec<SpanSeen>, String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let resource_spans = v
-        .get("trace")
-        .and_then(|t| t.get("resourceSpans"))
-        .or_else(|| v.get("batches"))
-        .or_else(|| v.get("resourceSpans"));
-    let Some(resource_spans) = resource_spans else {
-        return if v.get("trace").is_some() || v.is_object() {
-            Ok(Vec::new())
-        } else {
-            Err("unexpected JSON shape".into())
-        };
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    // v2: {"trace":{"resourceSpans":[…]}}, and {"trace":{},"metrics":{}} when not found;
+    // v1: {"batches":[…]}. Anything else is not Tempo's answer.
+    let resource_spans = match (
+        obj.get("trace"),
+        obj.get("batches"),
+        obj.get("resourceSpans"),
+    ) {
+        (Some(t), _, _) => {
+            let t = t.as_object().ok_or("\"trace\" is not an object")?;
+            match t.get("resourceSpans") {
+                None => return Ok(Vec::new()),
+                Some(r) => r,
+            }
+        }
+        (None, Some(b), _) => b,
+        (None, None, Some(r)) => r,
+        (None, None, None) => {
+            return Err("no \"trace\" or \"batches\" member: not a trace by id".into());
+        }
     };
+    if !resource_spans.is_array() {
+        return Err("the spans are not an array".into());
+    }
     let mut out = Vec::new();
     for rs in resource_spans.as_array().into_iter().flatten() {
         let service = string_attr(
@@ -246,7 +258,20 @@ impl TempoReader {
         let url = join(&self.base, &format!("api/traces/{id}"));
         match self.client.get(&url, &[], &[]).await {
             Err(e) => ReadClient::transport_failure(e),
-            Ok(a) if a.status == 404 => Read::NotYet("trace not found (404)".into()),
+            Ok(a) if a.status == 404 && a.body.is_empty() => {
+                Read::NotYet("trace not found (404)".into())
+            }
+            // Tempo's not-found is an empty 404; text is another server's "no such path".
+            Ok(a) if a.status == 404 => Read::Refused(self.client.error(
+                crate::diagnose::error_class::ErrorClass::HttpStatus,
+                Some(404),
+                &format!(
+                    "{} to GET /api/traces/<id>, which is not Tempo's not-found (a 404 with \
+                     an empty body): this URL is not Tempo's HTTP API",
+                    a.quoted_start()
+                ),
+                &url,
+            )),
             Ok(a) => self.judge(a, &url, probe, "v1"),
         }
     }
@@ -262,12 +287,7 @@ impl TempoReader {
             return self.client.failed_answer(&answer, url);
         }
         match parse_trace(&answer.body) {
-            Err(e) => Read::Refused(self.client.error(
-                crate::diagnose::error_class::ErrorClass::Body,
-                Some(answer.status),
-                &format!("Tempo's answer is not a trace: {e}"),
-                url,
-            )),
+            Err(e) => Read::Refused(self.client.unusable(&answer, &url, "Tempo", &e)),
             Ok(spans) => match judge_trace(&spans, probe, api) {
                 TraceJudgement::Complete(seen) => Read::Visible(seen),
                 TraceJudgement::Absent => Read::NotYet("trace not found".into()),
@@ -299,12 +319,7 @@ impl TempoReader {
             Err(read) => return read,
         };
         match parse_search(&answer.body) {
-            Err(e) => Read::Refused(self.client.error(
-                crate::diagnose::error_class::ErrorClass::Body,
-                Some(answer.status),
-                &format!("Tempo's search answer is unusable: {e}"),
-                &url,
-            )),
+            Err(e) => Read::Refused(self.client.unusable(&answer, &url, "Tempo", &e)),
             Ok(ids) => {
                 let want = hex(&probe.trace_id);
                 if ids.contains(&want) {
@@ -462,12 +477,7 @@ impl TempoReader {
             return self.client.failed_answer(&answer, &url);
         }
         match parse_query_range(&answer.body) {
-            Err(e) => Read::Refused(self.client.error(
-                crate::diagnose::error_class::ErrorClass::Body,
-                Some(answer.status),
-                &format!("Tempo's TraceQL metrics answer is unusable: {e}"),
-                &url,
-            )),
+            Err(e) => Read::Refused(self.client.unusable(&answer, &url, "Tempo", &e)),
             Ok(series) => {
                 let max = series
                     .iter()
@@ -521,13 +531,7 @@ impl TempoReader {
         );
         let url = join(&self.base, &path);
         let answer = self.client.fetch(&url, &[], &[]).await?;
-        parse_tag_values(&answer.body).map_err(|e| {
-            Read::Refused(self.client.error(
-                crate::diagnose::error_class::ErrorClass::Body,
-                Some(answer.status),
-                &format!("Tempo's answer is unusable: {e}"),
-                &url,
-            ))
-        })
+        parse_tag_values(&answer.body)
+            .map_err(|e| Read::Refused(self.client.unusable(&answer, &url, "Tempo", &e)))
     }
 }

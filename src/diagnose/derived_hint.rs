@@ -156,6 +156,25 @@ pub fn refused_hint(c: &DerivedContext<'_>, e: &QueryError) -> String {
     }
 }
 
+/// The hint when the backend stopped answering: whether the series exist is unknown, so
+/// nothing about the generator is claimed.
+pub fn silent_hint(
+    c: &DerivedContext<'_>,
+    unanswered: u32,
+    queries: u32,
+    last: Option<&QueryError>,
+) -> String {
+    let last = last
+        .map(|e| format!(" (last error: {e})"))
+        .unwrap_or_default();
+    format!(
+        "{} at {} did not answer {} before the deadline: {unanswered} of {queries} reads went \
+         unanswered{last}, so whether the derived series exist is unknown; check {}'s load and \
+         the network path to it",
+        c.backend, c.backend_url, c.query, c.backend
+    )
+}
+
 /// The hint when the counter could not be read before the probe, so no rise can be judged.
 pub fn baseline_hint(c: &DerivedContext<'_>, e: &QueryError) -> String {
     format!(

@@ -25,6 +25,8 @@ pub struct HintContext<'a> {
     pub tenant: bool,
     /// What a look beyond the query found; one that explains the failure is the hint.
     pub clues: &'a [Clue],
+    /// Reads that got no answer, of all reads sent.
+    pub reads: (u32, u32),
 }
 
 /// True when the export went to the backend's own OTLP endpoint rather than a collector: the
@@ -143,7 +145,26 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
             }
             Some(h)
         }
-        (_, Reason::QueryFailed) => Some(query_hint(c)),
+        (_, Reason::Timeout) => {
+            let (silent, all) = c.reads;
+            let last = c
+                .query_error
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default();
+            Some(format!(
+                "{b} at {} did not answer within {}: {silent} of {all} read{} went unanswered{last}. \
+                 Whether the {s} arrived is unknown, so nothing before {b} is blamed: check {b}'s \
+                 load and readiness, the network path to it (a proxy, a firewall that drops), \
+                 and --query-timeout",
+                c.backend_url,
+                fmt_secs(c.deadline_seconds),
+                if all == 1 { "" } else { "s" },
+            ))
+        }
+        (_, Reason::QueryFailed) => match c.clues.iter().find(|k| k.explains) {
+            Some(clue) => Some(clue.finding.clone()),
+            None => Some(query_hint(c)),
+        },
         (_, Reason::Incomplete) => Some(format!(
             "only part of the {s} arrived in {b}: {}; the pipeline drops spans of one service \
              (a filter or sampling processor?)",

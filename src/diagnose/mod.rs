@@ -5,6 +5,7 @@ pub mod derived_hint;
 pub mod error_class;
 pub mod export_hint;
 pub mod hints;
+pub mod identity;
 pub mod pipeline_delta;
 pub mod scan;
 pub mod second_look;

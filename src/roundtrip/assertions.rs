@@ -175,35 +175,45 @@ impl Askers<'_> {
                 Some(format!("{title} refused {query}: {error}")),
             ),
             PollEnd::Deadline {
-                last_seen: Some(got),
-                ..
-            } => {
-                let hint = format!(
-                    "assertion '{}' does not hold: {title} answered {query} with {got}; \
-                     expected {expect} (checked for {:.1} s)",
-                    spec.name,
-                    started.elapsed().as_secs_f64()
-                );
-                (
-                    Status::Failed,
-                    Some(Reason::AssertionFailed),
-                    Some(got),
-                    Some(hint),
-                )
-            }
-            PollEnd::Deadline {
-                last_seen: None,
+                last_seen,
+                partial,
                 last_error,
-                ..
-            } => (
-                Status::Failed,
-                Some(Reason::QueryFailed),
-                None,
-                Some(match last_error {
-                    Some(e) => format!("{title} did not answer {query} before the deadline: {e}"),
-                    None => format!("{title} did not answer {query} before the deadline"),
-                }),
-            ),
+                unanswered,
+                last,
+            } => {
+                let (reason, detail) = super::deadline_verdict(
+                    last_seen.as_deref(),
+                    partial,
+                    last_error.as_ref(),
+                    unanswered,
+                    last,
+                    polled.queries,
+                );
+                match (reason, last_seen) {
+                    (Reason::NotFound | Reason::Incomplete, Some(got)) => {
+                        let hint = format!(
+                            "assertion '{}' does not hold: {title} answered {query} with {got}; \
+                             expected {expect} (checked for {:.1} s)",
+                            spec.name,
+                            started.elapsed().as_secs_f64()
+                        );
+                        (
+                            Status::Failed,
+                            Some(Reason::AssertionFailed),
+                            Some(got),
+                            Some(hint),
+                        )
+                    }
+                    (reason, got) => (
+                        Status::Failed,
+                        Some(reason),
+                        got,
+                        Some(format!(
+                            "{title} did not answer {query} before the deadline: {detail}"
+                        )),
+                    ),
+                }
+            }
         };
         AssertionOutcome {
             name: spec.name.clone(),

@@ -5,14 +5,14 @@
 //! client span (filtered by service and probe id: a query, not a series). Each hop has its own deadline, counted from the export ack like
 //! every read, and is measured on that same axis (`seconds` = ack -> derived visible).
 
-use super::Window;
 use super::outcome::{Hop, HopName, Reason, Status};
+use super::{Window, deadline_verdict};
 use crate::backends::QueryError;
 use crate::backends::prometheus::{PrometheusReader, Sample};
 use crate::backends::tempo::{MetricsSeen, TempoReader, metrics_window};
 use crate::config::derived::{DerivedCheck, DerivedTarget};
 use crate::diagnose::derived_hint::{
-    DerivedContext, SeriesSeen, baseline_hint, missing_hint, refused_hint,
+    DerivedContext, SeriesSeen, baseline_hint, missing_hint, refused_hint, silent_hint,
 };
 use crate::emit::payload::{CLIENT_SPAN_NAME, PROBE_ID_ATTRIBUTE};
 use crate::poll::{PollEnd, PollPolicy, Read, poll};
@@ -292,29 +292,45 @@ impl DerivedChecks {
             },
             PollEnd::Deadline {
                 last_seen,
+                partial,
                 last_error,
-                ..
+                unanswered,
+                last,
             } => {
-                let (reason, detail) = match (&last_seen, &last_error) {
-                    (None, Some(e)) => (
-                        Reason::QueryFailed,
-                        format!("{query}: every read failed; last: {e}"),
-                    ),
-                    (seen, _) => (
-                        Reason::DerivedMissing,
-                        format!(
-                            "{query} did not rise before the deadline (before the probe: {from}); \
-                             last read: {}",
-                            seen.as_deref().unwrap_or("none completed")
-                        ),
-                    ),
-                };
-                let hint = match (reason, &last_error) {
-                    (Reason::QueryFailed, Some(e)) => refused_hint(&ctx, e),
-                    _ => {
+                let (reason, detail) = deadline_verdict(
+                    last_seen.as_deref(),
+                    partial,
+                    last_error.as_ref(),
+                    unanswered,
+                    last,
+                    polled.queries,
+                );
+                let (reason, detail, hint) = match reason {
+                    Reason::NotFound | Reason::Incomplete => {
                         let seen = self.look_around(counters, check).await;
-                        missing_hint(&ctx, &seen)
+                        (
+                            Reason::DerivedMissing,
+                            format!(
+                                "{query} did not rise before the deadline (before the probe: \
+                                 {from}); last read: {}",
+                                last_seen.as_deref().unwrap_or("none completed")
+                            ),
+                            missing_hint(&ctx, &seen),
+                        )
                     }
+                    Reason::Timeout => (
+                        reason,
+                        format!("{query}: {detail}"),
+                        silent_hint(&ctx, unanswered, polled.queries, last_error.as_ref()),
+                    ),
+                    _ => (
+                        reason,
+                        format!("{query}: {detail}"),
+                        match &last_error {
+                            Some(e) => refused_hint(&ctx, e),
+                            None => format!("{} could not be asked for {query}", ctx.backend),
+                        },
+                    ),
                 };
                 Hop {
                     queries,
@@ -401,31 +417,48 @@ impl DerivedChecks {
             },
             PollEnd::Deadline {
                 last_seen,
+                partial,
                 last_error,
-                ..
-            } => match (last_seen, last_error) {
-                (None, Some(e)) => Hop {
-                    queries,
-                    hint: Some(refused_hint(&ctx, &e)),
-                    ..Hop::failed(
-                        name,
-                        Reason::QueryFailed,
-                        format!("{query}: every read failed; last: {e}"),
-                    )
-                },
-                (seen, _) => Hop {
-                    queries,
-                    hint: Some(missing_hint(&ctx, &SeriesSeen::Unknown)),
-                    ..Hop::failed(
-                        name,
+                unanswered,
+                last,
+            } => {
+                let (reason, detail) = deadline_verdict(
+                    last_seen.as_deref(),
+                    partial,
+                    last_error.as_ref(),
+                    unanswered,
+                    last,
+                    polled.queries,
+                );
+                let (reason, detail, hint) = match reason {
+                    Reason::NotFound | Reason::Incomplete => (
                         Reason::DerivedMissing,
                         format!(
                             "{query}: no span counted before the deadline; last read: {}",
-                            seen.as_deref().unwrap_or("none completed")
+                            last_seen.as_deref().unwrap_or("none completed")
                         ),
-                    )
-                },
-            },
+                        missing_hint(&ctx, &SeriesSeen::Unknown),
+                    ),
+                    Reason::Timeout => (
+                        reason,
+                        format!("{query}: {detail}"),
+                        silent_hint(&ctx, unanswered, polled.queries, last_error.as_ref()),
+                    ),
+                    _ => (
+                        reason,
+                        format!("{query}: {detail}"),
+                        match &last_error {
+                            Some(e) => refused_hint(&ctx, e),
+                            None => format!("Tempo could not be asked for {query}"),
+                        },
+                    ),
+                };
+                Hop {
+                    queries,
+                    hint: Some(hint),
+                    ..Hop::failed(name, reason, detail)
+                }
+            }
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::config::headers::Header;
 use crate::config::read::{Backend, ReadTarget};
 use crate::config::{ConfigError, Provenance};
 use crate::diagnose::error_class::ErrorClass;
-use crate::poll::{PollEnd, Read, poll};
+use crate::poll::{LastRead, PollEnd, Read, poll};
 use crate::probe::Probe;
 use crate::redact::{redact_url, scrub};
 use crate::signal::Signal;
@@ -221,6 +221,7 @@ fn erase<T>(r: Read<T, QueryError>, seen: impl FnOnce(T) -> String) -> Read<Stri
         Read::Partial(s) => Read::Partial(s),
         Read::Retry(e) if proxy_error(&e) => Read::Refused(e),
         Read::Retry(e) => Read::Retry(e),
+        Read::Unanswered(e) => Read::Unanswered(e),
         Read::Refused(e) => Read::Refused(e),
     }
 }
@@ -527,6 +528,20 @@ impl RoundTrip {
                     .await
             }
             PollEnd::Deadline {
+                last: LastRead::NotThere,
+                last_seen,
+                partial,
+                ..
+            } => elsewhere(
+                signal,
+                choice,
+                direct,
+                ds.as_ref(),
+                last_seen.as_deref(),
+                partial,
+                budget,
+            ),
+            PollEnd::Deadline {
                 last_error: Some(error),
                 ..
             } => {
@@ -537,6 +552,7 @@ impl RoundTrip {
                 last_seen,
                 partial,
                 last_error: None,
+                ..
             } => elsewhere(
                 signal,
                 choice,

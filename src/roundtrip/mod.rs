@@ -21,7 +21,10 @@ use crate::config::headers::{Header, merge_headers};
 use crate::config::otlp::ExportTarget;
 use crate::config::read::{Backend, MetricsApi, ReadTarget};
 use crate::config::resource::ResourceSpec;
+use crate::diagnose::error_class::ErrorClass;
 use crate::diagnose::hints::{HintContext, hint};
+use crate::diagnose::identity;
+use crate::diagnose::scan::ReadKind;
 use crate::emit::exporter::Exporter;
 use crate::emit::payload::MetricTag;
 use crate::poll::{PollEnd, PollPolicy, Polled, Read, poll};
@@ -30,7 +33,8 @@ use crate::redact::redact_url;
 use crate::signal::Signal;
 use futures_util::future::join_all;
 use outcome::{
-    AssertionOutcome, Check, Hop, HopName, PullOutcome, ReadView, Reason, SignalOutcome, Status,
+    AssertionOutcome, Check, Clue, Hop, HopName, PullOutcome, ReadView, Reason, SignalOutcome,
+    Status,
 };
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -325,7 +329,7 @@ impl RoundTrip {
                 e.message.clone(),
             ));
             self.grafana_not_reached(&mut out);
-            self.finish(&mut out, None, None);
+            self.finish(&mut out, None);
             progress.event(signal, ProgressEvent::Done { status: out.status });
             return out;
         }
@@ -350,20 +354,35 @@ impl RoundTrip {
         let not_found = out
             .hop(HopName::Ingest)
             .is_some_and(|h| h.reason == Some(Reason::NotFound));
-        if not_found {
-            out.clues = self.post_mortem(signal, probe, before).await;
+        let odd_answer = failure
+            .as_ref()
+            .and_then(|f| f.error.as_ref())
+            .is_some_and(|e| e.status == Some(404) || e.class == ErrorClass::Body);
+        if (not_found || odd_answer)
+            && let Some(wrong) = self.wrong_backend(signal).await
+        {
+            // The reads were answered by another backend: they prove nothing about the signal.
+            if let Some(ingest) = out.hops.iter_mut().find(|h| h.hop == HopName::Ingest) {
+                ingest.reason = Some(Reason::QueryFailed);
+                ingest.detail = Some(format!(
+                    "{wrong}; {}",
+                    ingest.detail.as_deref().unwrap_or_default()
+                ));
+            }
+            out.clues.push(Clue::new("identity", wrong).explaining());
+        } else if not_found {
+            let clues = self.post_mortem(signal, probe, before).await;
+            out.clues.extend(clues);
         }
-        self.finish(
-            &mut out,
-            failure.as_ref().and_then(|f| f.error.as_ref()),
-            failure.as_ref().and_then(|f| f.last_seen.as_deref()),
-        );
+        self.finish(&mut out, failure.as_ref());
         progress.event(signal, ProgressEvent::Done { status: out.status });
         out
     }
 
     /// Settles the verdict and writes the hint for the first failure.
-    fn finish(&self, out: &mut SignalOutcome, error: Option<&QueryError>, last_seen: Option<&str>) {
+    fn finish(&self, out: &mut SignalOutcome, failure: Option<&Failure>) {
+        let error = failure.and_then(|f| f.error.as_ref());
+        let last_seen = failure.and_then(|f| f.last_seen.as_deref());
         out.settle();
         let Some(reason) = out.reason else { return };
         let first_failed = out.hops.iter().find(|h| h.status == Status::Failed);
@@ -403,6 +422,7 @@ impl RoundTrip {
             last_seen,
             tenant: self.tenant,
             clues: &out.clues,
+            reads: failure.map_or((0, 0), |f| f.reads),
         });
     }
 
@@ -647,6 +667,33 @@ impl RoundTrip {
     }
 }
 
+impl RoundTrip {
+    /// When the signal's read URL answers as another backend (Loki at `--tempo`), says so;
+    /// `None` when it is the backend it should be, or nothing recognisable answered.
+    async fn wrong_backend(&self, signal: Signal) -> Option<String> {
+        let (kind, backend) = match signal {
+            Signal::Trace => (ReadKind::Tempo, self.read.tempo.as_ref()?),
+            Signal::Log => (ReadKind::Loki, self.read.loki.as_ref()?),
+            Signal::Metric => match self.read.metrics.as_ref()? {
+                (MetricsApi::Mimir, b) => (ReadKind::Mimir, b),
+                (MetricsApi::Prometheus, b) => (ReadKind::Prometheus, b),
+            },
+        };
+        let client = client_for(&self.read, backend).ok()?;
+        let speaks = identity::who_answers(&client, &backend.url.value, IDENTITY_BUDGET).await?;
+        identity::wrong_backend(
+            kind,
+            &redact_url(&backend.url.value).to_string(),
+            &backend.url.source,
+            &speaks,
+        )
+    }
+}
+
+/// The identity look after a failed read may take this long: with the post-mortem's, the
+/// bounded time a run may spend past its deadline.
+const IDENTITY_BUDGET: Duration = Duration::from_millis(500);
+
 /// The derived checks a read target asks for, with the backends they read; a check whose
 /// backend or signal is missing is a configuration error naming the setting.
 fn derived_checks(
@@ -769,6 +816,8 @@ fn backend_title(name: &str) -> &'static str {
 struct Failure {
     error: Option<QueryError>,
     last_seen: Option<String>,
+    /// Reads that got no answer, of all reads.
+    reads: (u32, u32),
 }
 
 fn not_configured(hop: HopName, why: &str) -> Hop {
@@ -811,6 +860,7 @@ fn hops_from_poll<T>(
                 Some(Failure {
                     error: Some(error),
                     last_seen: None,
+                    reads: (0, polled.queries),
                 }),
             )
         }
@@ -818,19 +868,17 @@ fn hops_from_poll<T>(
             last_seen,
             partial,
             last_error,
+            unanswered,
+            last,
         } => {
-            let (reason, detail) = match (&last_seen, &last_error) {
-                (Some(seen), _) if partial => (Reason::Incomplete, seen.clone()),
-                (Some(seen), _) => (
-                    Reason::NotFound,
-                    format!("not visible before the deadline; last read: {seen}"),
-                ),
-                (None, Some(e)) => (Reason::QueryFailed, format!("every read failed; last: {e}")),
-                (None, None) => (
-                    Reason::NotFound,
-                    "no read completed before the deadline".into(),
-                ),
-            };
+            let (reason, detail) = deadline_verdict(
+                last_seen.as_deref(),
+                partial,
+                last_error.as_ref(),
+                unanswered,
+                last,
+                polled.queries,
+            );
             let mut ingest = Hop::failed(HopName::Ingest, reason, detail);
             ingest.queries = queries;
             let total = Hop {
@@ -843,9 +891,76 @@ fn hops_from_poll<T>(
                 Some(Failure {
                     error: last_error,
                     last_seen,
+                    reads: (unanswered, polled.queries),
                 }),
             )
         }
+    }
+}
+
+/// What a poll that hit its deadline proves. Only a backend whose last read answered "not
+/// there" may be said not to hold the signal (`not_found`, `incomplete`); when the last read
+/// got no answer the verdict is `timeout`, and when it failed, `query_failed`: in both cases
+/// whether the signal arrived is unknown, and no earlier hop is to blame.
+pub(crate) fn deadline_verdict(
+    last_seen: Option<&str>,
+    partial: bool,
+    last_error: Option<&QueryError>,
+    unanswered: u32,
+    last: crate::poll::LastRead,
+    queries: u32,
+) -> (Reason, String) {
+    use crate::poll::LastRead;
+    let silent = |n: u32| {
+        format!(
+            "{n} of {queries} read{} went unanswered",
+            if queries == 1 { "" } else { "s" }
+        )
+    };
+    let earlier = last_seen
+        .map(|s| format!("; an earlier answer said: {s}"))
+        .unwrap_or_default();
+    match last {
+        LastRead::NotThere => {
+            let seen = last_seen.unwrap_or("not there");
+            let also = if unanswered > 0 {
+                format!(" ({})", silent(unanswered))
+            } else {
+                String::new()
+            };
+            if partial {
+                (Reason::Incomplete, format!("{seen}{also}"))
+            } else {
+                (
+                    Reason::NotFound,
+                    format!("not visible before the deadline; last read: {seen}{also}"),
+                )
+            }
+        }
+        LastRead::Unanswered => {
+            let last = match last_error {
+                Some(e) => format!("; last error: {e}"),
+                None => "; the read still running at the deadline was abandoned".into(),
+            };
+            (
+                Reason::Timeout,
+                format!(
+                    "no answer before the deadline: {}{last}{earlier}",
+                    silent(unanswered)
+                ),
+            )
+        }
+        LastRead::Failed => (
+            Reason::QueryFailed,
+            match last_error {
+                Some(e) => format!("the last read failed: {e}{earlier}"),
+                None => format!("the last read failed{earlier}"),
+            },
+        ),
+        LastRead::None => (
+            Reason::Timeout,
+            "no read could start before the deadline".into(),
+        ),
     }
 }
 
@@ -876,19 +991,26 @@ fn search_hop(polled: Polled<usize, QueryError>) -> Hop {
         },
         PollEnd::Deadline {
             last_seen,
+            partial,
             last_error,
-            ..
+            unanswered,
+            last,
         } => {
-            let detail = match (last_seen, last_error) {
-                (_, Some(e)) => format!("not found by search before the deadline; last error: {e}"),
-                (Some(s), None) => {
-                    format!("not found by search before the deadline; last read: {s}")
-                }
-                (None, None) => "no search completed before the deadline".into(),
+            let (reason, detail) = deadline_verdict(
+                last_seen.as_deref(),
+                partial,
+                last_error.as_ref(),
+                unanswered,
+                last,
+                polled.queries,
+            );
+            let detail = match reason {
+                Reason::NotFound => format!("not found by search: {detail}"),
+                _ => format!("search: {detail}"),
             };
             Hop {
                 queries,
-                ..Hop::failed(HopName::Search, Reason::NotFound, detail)
+                ..Hop::failed(HopName::Search, reason, detail)
             }
         }
     }

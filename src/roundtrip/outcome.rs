@@ -40,6 +40,9 @@ pub enum Reason {
     Mismatch,
     /// The backend refused the query (4xx, unparsable answer, auth, unreachable).
     QueryFailed,
+    /// The backend did not answer the reads before the deadline (timeouts, resets, a read
+    /// cut off by the deadline): whether the signal arrived is unknown.
+    Timeout,
     /// A pull path could not put its marker out (the log-line file is not writable).
     ExposeFailed,
     /// The trace arrived, but a series derived from it (span metrics, service graph) never
@@ -57,6 +60,7 @@ impl Reason {
             Reason::Incomplete => "incomplete",
             Reason::Mismatch => "mismatch",
             Reason::QueryFailed => "query_failed",
+            Reason::Timeout => "timeout",
             Reason::ExposeFailed => "expose_failed",
             Reason::DerivedMissing => "derived_missing",
             Reason::AssertionFailed => "assertion_failed",

@@ -304,6 +304,14 @@ fn scrape_hint(
             "{backend} refused the scrape marker query {selector}: {}",
             error.map(|e| e.to_string()).unwrap_or_default()
         ),
+        Reason::Timeout => format!(
+            "{backend} did not answer the scrape marker query {selector} within {secs:.0}s ({}): \
+             whether the scraper stored the marker is unknown; check {backend}'s load and the \
+             network path to it",
+            error
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "the last read was cut off by the deadline".into())
+        ),
         _ => {
             let down: Vec<&str> = out
                 .clues
@@ -345,6 +353,13 @@ fn line_hint(
         Reason::QueryFailed => format!(
             "Loki refused the log-line query: {}",
             error.map(|e| e.to_string()).unwrap_or_default()
+        ),
+        Reason::Timeout => format!(
+            "Loki did not answer the log-line query within {secs:.0}s ({}): whether the agent \
+             shipped the line is unknown; check Loki's load and the network path to it",
+            error
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "the last read was cut off by the deadline".into())
         ),
         _ => format!(
             "the probe's line was written to {destination} but never reached Loki within \

@@ -18,7 +18,7 @@ mod grpc_probe;
 mod http_probe;
 pub mod identify;
 pub mod plan;
-mod read_verdict;
+pub(crate) mod read_verdict;
 
 pub use finding::{
     Build, GrpcService, OtlpPath, PathAnswer, PortFinding, PortState, ServiceAnswer, Speaks,

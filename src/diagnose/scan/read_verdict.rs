@@ -14,7 +14,7 @@ use crate::diagnose::error_class::ErrorClass;
 use crate::redact::redact_url;
 
 /// Whether what answered is what a read URL of this kind needs.
-fn fits(kind: ReadKind, s: &Speaks) -> bool {
+pub(crate) fn fits(kind: ReadKind, s: &Speaks) -> bool {
     match kind {
         ReadKind::Tempo => matches!(s, Speaks::Tempo(_)),
         ReadKind::Loki => matches!(s, Speaks::Loki(_)),
