@@ -2,6 +2,7 @@
 //! (flag, env var, scenario file, default) so the report can say which setting chose it: the
 //! "stale env var beats the scenario file" story of incident 1.
 
+pub mod emitter;
 pub mod env;
 pub mod headers;
 pub mod otlp;
@@ -25,6 +26,9 @@ pub enum Provenance {
     Scenario { file: String, key: String },
     /// Built-in default.
     Default,
+    /// A default the OpenTelemetry SDK (opentelemetry-otlp) applied by itself, because none
+    /// of the variables it reads for the setting (`unset`) was set.
+    SdkDefault { unset: Vec<String> },
 }
 
 impl Provenance {
@@ -48,6 +52,10 @@ impl fmt::Display for Provenance {
             Provenance::Env { name } => write!(f, "env {name}"),
             Provenance::Scenario { file, key } => write!(f, "scenario {file} ({key})"),
             Provenance::Default => f.write_str("default"),
+            Provenance::SdkDefault { unset } if unset.is_empty() => f.write_str("SDK default"),
+            Provenance::SdkDefault { unset } => {
+                write!(f, "SDK default ({} unset)", unset.join(" and "))
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The round trip: emit each signal, then poll its backend until it is visible or its
 //! deadline passes, all signals concurrently, and turn what happened into hops and verdicts.
 
+pub mod compare;
 pub mod outcome;
 mod post_mortem;
 pub mod pull;
@@ -14,6 +15,7 @@ use crate::backends::tempo::{TempoReader, search_query};
 use crate::backends::{QueryError, ReadClient};
 use crate::config::ConfigError;
 use crate::config::Sourced;
+use crate::config::emitter::Emitter;
 use crate::config::headers::{Header, merge_headers};
 use crate::config::otlp::ExportTarget;
 use crate::config::read::{Backend, MetricsApi, ReadTarget};
@@ -21,6 +23,7 @@ use crate::config::resource::ResourceSpec;
 use crate::diagnose::hints::{HintContext, hint};
 use crate::emit::exporter::Exporter;
 use crate::emit::payload::MetricTag;
+use crate::emit::probe_emitter::ProbeEmitter;
 use crate::poll::{PollEnd, PollPolicy, Polled, Read, poll};
 use crate::probe::{Probe, hex};
 use crate::redact::redact_url;
@@ -75,7 +78,7 @@ struct MetricReader {
 
 /// A prepared round trip: clients built and certificates read once, reusable across probes.
 pub struct RoundTrip {
-    exporter: Exporter,
+    exporter: ProbeEmitter,
     read: ReadTarget,
     resource: ResourceSpec,
     tag: MetricTag,
@@ -109,7 +112,17 @@ impl RoundTrip {
         resource: ResourceSpec,
         tag: MetricTag,
     ) -> Result<RoundTrip, ConfigError> {
-        let exporter = Exporter::new(export)?;
+        let exporter = ProbeEmitter::Wire(Exporter::new(export)?);
+        RoundTrip::with_emitter(exporter, read, resource, tag)
+    }
+
+    /// A round trip whose probes another emitter sends (the SDK emitter).
+    pub fn with_emitter(
+        exporter: ProbeEmitter,
+        read: ReadTarget,
+        resource: ResourceSpec,
+        tag: MetricTag,
+    ) -> Result<RoundTrip, ConfigError> {
         let tempo = match &read.tempo {
             Some(b) => Some(TempoReader::new(client_for(&read, b)?, b.api_base.clone())),
             None => None,
@@ -175,6 +188,11 @@ impl RoundTrip {
             });
         }
         self
+    }
+
+    /// Which emitter sends this round trip's probes.
+    pub fn emitter(&self) -> Emitter {
+        self.exporter.kind()
     }
 
     /// Where this round trip reads back from.
@@ -255,6 +273,7 @@ impl RoundTrip {
         let ack = Instant::now();
         let mut out = SignalOutcome {
             signal,
+            emitter: export.emitter,
             status: Status::Ok,
             reason: None,
             hint: None,
@@ -343,6 +362,17 @@ impl RoundTrip {
             tenant: self.tenant,
             clues: &out.clues,
         });
+        if out.export.emitter == Emitter::Sdk
+            && reason == Reason::NotFound
+            && failed_hop == HopName::Ingest
+            && let Some(h) = &out.hint
+        {
+            out.hint = Some(format!(
+                "the app's SDK reported success (force_flush returned Ok) but the {} never \
+                 arrived, the silent failure of incident 7: {h}",
+                out.signal
+            ));
+        }
     }
 
     fn read_view(

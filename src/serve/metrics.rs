@@ -4,6 +4,7 @@
 //! owned here and passed around explicitly (no globals), so tests and `/probe` can build their
 //! own.
 
+use crate::config::emitter::Emitter;
 use crate::roundtrip::outcome::{Hop, PullOutcome, Reason, SignalOutcome, Status};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -27,10 +28,39 @@ struct ScenarioLabels {
     scenario: String,
 }
 
+/// `emitter="sdk"` on the series of signals the SDK emitter sent, and no label at all for the
+/// wire emitter's, so a wire-only canary exposes exactly the series it always did.
+#[derive(Clone, Copy, Debug, Default, Hash, PartialEq, Eq)]
+pub struct EmitterLabel(Option<&'static str>);
+
+impl EmitterLabel {
+    pub fn of(e: Option<Emitter>) -> EmitterLabel {
+        EmitterLabel(match e {
+            Some(Emitter::Sdk) => Some("sdk"),
+            _ => None,
+        })
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelSet for EmitterLabel {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeLabel;
+        match self.0 {
+            Some(v) => ("emitter", v).encode(encoder.encode_label()),
+            None => Ok(()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SignalLabels {
     scenario: String,
     signal: &'static str,
+    #[prometheus(flatten)]
+    emitter: EmitterLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -38,6 +68,8 @@ struct FailureLabels {
     scenario: String,
     signal: &'static str,
     reason: &'static str,
+    #[prometheus(flatten)]
+    emitter: EmitterLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -45,6 +77,8 @@ struct HopLabels {
     scenario: String,
     signal: &'static str,
     hop: &'static str,
+    #[prometheus(flatten)]
+    emitter: EmitterLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -66,6 +100,7 @@ pub struct CanaryMetrics {
     signal_up: Family<SignalLabels, Gauge>,
     last_success: Family<SignalLabels, Gauge<f64, AtomicU64>>,
     scrape_marker: Family<ScenarioLabels, Gauge>,
+    self_trace_dropped: Counter,
 }
 
 impl Default for CanaryMetrics {
@@ -120,6 +155,12 @@ impl CanaryMetrics {
             "The scrape path's marker: the latest probe's marker (ms since the epoch), to be carried to Mimir/Prometheus by the scraper",
             scrape_marker.clone(),
         );
+        let self_trace_dropped = Counter::default();
+        registry.register(
+            "otel_canary_self_trace_spans_dropped",
+            "Spans of the canary's own probe traces (--self-trace) not exported: the queue was full or the export failed",
+            self_trace_dropped.clone(),
+        );
         registry.register(
             "otel_canary_build",
             "The running otel-canary's version",
@@ -136,7 +177,13 @@ impl CanaryMetrics {
             signal_up,
             last_success,
             scrape_marker,
+            self_trace_dropped,
         }
+    }
+
+    /// The counter `--self-trace` adds its dropped spans to.
+    pub fn self_trace_dropped(&self) -> Counter {
+        self.self_trace_dropped.clone()
     }
 
     /// Puts a probe's marker on the page for the scraper (the scrape pull path).
@@ -158,7 +205,13 @@ impl CanaryMetrics {
             .inc();
         for s in signals {
             let lane = (s.signal.as_str(), s.status, s.reason);
-            self.record_lane(scenario, lane, &s.hops, finished);
+            self.record_lane(
+                scenario,
+                lane,
+                EmitterLabel::of(Some(s.emitter)),
+                &s.hops,
+                finished,
+            );
         }
     }
 
@@ -167,7 +220,7 @@ impl CanaryMetrics {
     pub fn record_pulls(&self, scenario: &str, pulls: &[PullOutcome], finished: SystemTime) {
         for p in pulls {
             let lane = (p.path.as_str(), p.status, p.reason);
-            self.record_lane(scenario, lane, &p.hops, finished);
+            self.record_lane(scenario, lane, EmitterLabel::default(), &p.hops, finished);
         }
     }
 
@@ -175,6 +228,7 @@ impl CanaryMetrics {
         &self,
         scenario: &str,
         (signal, status, reason): (&'static str, Status, Option<Reason>),
+        emitter: EmitterLabel,
         hops: &[Hop],
         finished: SystemTime,
     ) {
@@ -190,6 +244,7 @@ impl CanaryMetrics {
                         scenario: scenario.clone(),
                         signal,
                         hop: h.hop.as_str(),
+                        emitter,
                     })
                     .observe(secs);
             }
@@ -197,6 +252,7 @@ impl CanaryMetrics {
         let labels = SignalLabels {
             scenario: scenario.clone(),
             signal,
+            emitter,
         };
         match status {
             Status::Failed => {
@@ -205,6 +261,7 @@ impl CanaryMetrics {
                         scenario,
                         signal,
                         reason: reason.map_or("unknown", |r| r.as_str()),
+                        emitter,
                     })
                     .inc();
                 self.signal_up.get_or_create(&labels).set(0);
@@ -244,6 +301,7 @@ mod tests {
     fn outcome(signal: Signal, status: Status, reason: Option<Reason>) -> SignalOutcome {
         let export = crate::emit::outcome::ExportOutcome {
             signal,
+            emitter: Emitter::Wire,
             url: crate::config::Sourced::default_value(
                 url::Url::parse("http://localhost:4318/v1/traces").unwrap(),
             ),
@@ -255,9 +313,11 @@ mod tests {
             payload_bytes: 1,
             bytes_sent: Some(1),
             attempts: Vec::new(),
+            sdk: None,
         };
         SignalOutcome {
             signal,
+            emitter: Emitter::Wire,
             status,
             reason,
             hint: None,
