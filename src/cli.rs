@@ -87,7 +87,9 @@ const SERVE_EXAMPLES: &str = "Examples:
 Endpoints (on --listen):
   /metrics                   OpenMetrics: otel_canary_probes_total, _probe_failures_total{reason},
                              _hop_duration_seconds, _signal_up, _last_success_timestamp_seconds,
-                             _probes_skipped_total, _build_info, _scrape_marker
+                             _probes_skipped_total, _build_info, _scrape_marker,
+                             _self_trace_spans_dropped_total (--self-trace); what the SDK
+                             emitter sent (--emitter sdk|both) carries emitter=\"sdk\"
   /probe?scenario=NAME       one probe now, answered with its own metrics and probe_success
                              (blackbox_exporter style; honours X-Prometheus-Scrape-Timeout-Seconds)
   /api/v1/last[?scenario=]   the latest report per scenario (schema otel-canary/run/v1)

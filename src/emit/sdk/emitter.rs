@@ -445,24 +445,37 @@ fn grpc_failure(
     })
 }
 
-/// Partial success the SDK only logged (`*.PartialSuccess` warnings).
+/// Partial success the SDK only logged (`*.PartialSuccess` warnings), summed over the
+/// requests (the trace's two providers each send one).
 fn logged_partial_success(events: &[Captured]) -> Option<PartialSuccess> {
-    let e = events
+    let logged: Vec<&Captured> = events
         .iter()
-        .find(|e| e.name.ends_with(".PartialSuccess"))?;
-    let rejected = [
-        "rejected_spans",
-        "rejected_log_records",
-        "rejected_data_points",
-    ]
-    .iter()
-    .find_map(|k| e.field(k))
-    .and_then(|v| v.parse().ok())
-    .unwrap_or(0);
+        .filter(|e| e.name.ends_with(".PartialSuccess"))
+        .collect();
+    let first = logged.first()?;
+    let rejected = logged
+        .iter()
+        .map(|e| {
+            [
+                "rejected_spans",
+                "rejected_log_records",
+                "rejected_data_points",
+            ]
+            .iter()
+            .find_map(|k| e.field(k))
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+        })
+        .sum();
     Some(PartialSuccess {
         rejected,
-        message: e.field("error_message").unwrap_or_default().to_string(),
+        message: first.field("error_message").unwrap_or_default().to_string(),
     })
+}
+
+/// The SDK's own flush or shutdown timeout (`Timeout(5s)`, possibly inside `errs: [...]`).
+fn flush_timed_out(result: &str) -> bool {
+    result.contains("Timeout(") || result.contains("timed out")
 }
 
 impl SdkEmitter {
@@ -1010,31 +1023,58 @@ impl SdkEmitter {
             if a.error.is_none()
                 && let Some(c) = failed_flush
             {
-                // Every request was answered, yet the SDK's call failed (its fixed 5 s flush
-                // timeout, typically): the app's flush reports failure.
-                let class = if c.result.contains("timed out") {
-                    ErrorClass::Timeout
+                // Every request was answered, yet the SDK's call failed: the app's flush
+                // reports failure.
+                let answer = a.response.as_ref().map(|r| r.summary()).unwrap_or_default();
+                a.error = Some(if flush_timed_out(&c.result) {
+                    ExportError::new(
+                        ErrorClass::Timeout,
+                        format!(
+                            "{} gave up after {} (the SDK's fixed flush timeout; the export \
+                             timeout is {}) while the request was in flight; it was answered \
+                             {answer} after {} (at shutdown)",
+                            c.call,
+                            crate::report::fmt_seconds(c.seconds),
+                            crate::report::fmt_seconds(t.timeout.value.as_secs_f64()),
+                            crate::report::fmt_seconds(decisive.attempt.seconds),
+                        ),
+                    )
                 } else {
-                    ErrorClass::Transport
-                };
-                a.error = Some(ExportError::new(
-                    class,
-                    format!(
-                        "{} returned {} although the request was answered ({})",
-                        c.call,
-                        c.result,
-                        a.response.as_ref().map(|r| r.summary()).unwrap_or_default()
-                    ),
-                ));
+                    ExportError::new(
+                        ErrorClass::Transport,
+                        format!(
+                            "{} returned {} although the request was answered ({answer})",
+                            c.call, c.result
+                        ),
+                    )
+                });
             }
             if rejected > 0
                 && let Some(p) = &mut a.partial_success
             {
                 p.rejected = rejected;
+                if let Some(e) = &mut a.error {
+                    e.message = format!("{rejected} rejected: {}", p.message);
+                }
             }
             return a;
         }
         // gRPC: the answer is what the SDK returned and logged.
+        if let Some(c) = failed_flush
+            && flush_timed_out(&c.result)
+            && !events.iter().any(|e| e.name.ends_with(".ExportFailed"))
+        {
+            attempt.error = Some(ExportError::new(
+                ErrorClass::Timeout,
+                format!(
+                    "{} gave up after {} (the SDK's fixed flush timeout) with the export still \
+                     unanswered",
+                    c.call,
+                    crate::report::fmt_seconds(c.seconds)
+                ),
+            ));
+            return attempt;
+        }
         match grpc_failure(events, &run.calls) {
             Some((error, response, retryable)) if failed_flush.is_some() || response.is_some() => {
                 attempt.response = response;
