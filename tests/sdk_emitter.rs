@@ -768,3 +768,48 @@ async fn serve_both_labels_the_sdks_series_and_counts_dropped_self_trace_spans()
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emit_both_sends_two_probes_and_says_when_they_agree() {
+    let lab = stack().await;
+    let endpoint = lab.receivers.http_base(false);
+    let args = strings(&["emit", "--emitter", "both", "--endpoint", &endpoint]);
+    let mut json = args.clone();
+    json.extend(strings(&["--output", "json"]));
+    let out = run_bin_async(json, Vec::new()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json_out(&out);
+    assert_eq!(doc["emitter"], "both");
+    let emitters: Vec<&str> = doc["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["emitter"].as_str().unwrap())
+        .collect();
+    assert_eq!(emitters, ["wire", "wire", "wire", "sdk", "sdk", "sdk"]);
+    let probes = doc["probes"].as_array().unwrap();
+    assert_ne!(
+        probes[0]["probe"]["trace_id"],
+        probes[1]["probe"]["trace_id"]
+    );
+    assert!(doc["signals"][3]["sdk"]["calls"].is_array(), "{doc:#}");
+    assert!(
+        doc.get("differences").is_none(),
+        "same URL, same verdicts: {doc:#}"
+    );
+    // Both probes reached the lab: two traces, four spans.
+    let traces: Vec<&str> = probes
+        .iter()
+        .map(|p| p["probe"]["trace_id"].as_str().unwrap())
+        .collect();
+    for t in traces {
+        assert_eq!(spans_of(&lab, t).len(), 2, "trace {t}");
+    }
+    let out = run_bin_async(args, Vec::new()).await;
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(human.contains("trace (sdk)"), "{human}");
+    assert!(
+        human.contains("the two emitters went the same way and got the same verdicts"),
+        "{human}"
+    );
+}
