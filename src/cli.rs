@@ -1,6 +1,7 @@
 //! Command-line definitions (clap). Flags mirror the OTel environment variables they
 //! override; `--help` on every subcommand shows an example.
 
+use crate::config::emitter::EmitterMode;
 use crate::config::otlp::{Compression, ExportFlags, Protocol};
 use crate::config::resource::ResourceFlags;
 use crate::emit::payload::MetricTag;
@@ -86,7 +87,9 @@ const SERVE_EXAMPLES: &str = "Examples:
 Endpoints (on --listen):
   /metrics                   OpenMetrics: otel_canary_probes_total, _probe_failures_total{reason},
                              _hop_duration_seconds, _signal_up, _last_success_timestamp_seconds,
-                             _probes_skipped_total, _build_info, _scrape_marker
+                             _probes_skipped_total, _build_info, _scrape_marker,
+                             _self_trace_spans_dropped_total (--self-trace); what the SDK
+                             emitter sent (--emitter sdk|both) carries emitter=\"sdk\"
   /probe?scenario=NAME       one probe now, answered with its own metrics and probe_success
                              (blackbox_exporter style; honours X-Prometheus-Scrape-Timeout-Seconds)
   /api/v1/last[?scenario=]   the latest report per scenario (schema otel-canary/run/v1)
@@ -116,6 +119,11 @@ const EMIT_EXAMPLES: &str = "Examples:
   # Machine-readable:
   otel-canary emit --output json
 
+  # As an instrumented app would (OpenTelemetry SDK, configured from OTEL_* only), and both
+  # side by side, naming every difference in where each signal went and why:
+  OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 otel-canary emit --emitter sdk
+  otel-canary emit --emitter both --endpoint http://collector:4319
+
 Settings not given as flags come from the standard OTEL_EXPORTER_OTLP_* variables
 (ENDPOINT, <SIGNAL>_ENDPOINT, PROTOCOL, HEADERS, COMPRESSION, TIMEOUT, CERTIFICATE,
 CLIENT_KEY, CLIENT_CERTIFICATE), OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
@@ -139,6 +147,17 @@ const RUN_EXAMPLES: &str = "Examples:
   otel-canary run --scenario local-lgtm --grafana http://grafana:3000 \\
       --grafana-token-file /run/secrets/grafana-token --grafana-datasource loki=loki,metrics=mimir
 
+  # Does an app configured with exactly this environment get through? The SDK emitter and
+  # the wire emitter side by side (the scenario's endpoint vs the SDK's OTEL_* or default):
+  otel-canary run --scenario alloy-split-receivers --emitter both
+
+  # The canary's own timeline as a trace in Tempo or Jaeger (service otel-canary-self):
+  otel-canary run --scenario local-lgtm --self-trace http://tempo:4318
+
+Emitters: wire (default) sends exact OTLP requests; sdk sends through opentelemetry_sdk +
+opentelemetry-otlp 0.33.1 configured from OTEL_* like an app (flags act as its code; the
+scenario's [export] is not given to it), and its export hop is the force_flush; both sends one
+probe each and reports every difference.
 Hops: export (send -> ack), ingest (ack -> visible; an estimate in the middle of the interval
 between the last read that missed and the first that saw it), query (the successful read),
 search (Tempo TraceQL, its own deadline), with --derived span_metrics, service_graph and
@@ -358,6 +377,13 @@ pub struct ProbeArgs {
     /// tests) [default: value].
     #[arg(long, value_enum)]
     pub metric_tag: Option<MetricTagArg>,
+    /// Who sends the probe: `wire` (the canary's own OTLP requests: every status seen first
+    /// hand), `sdk` (opentelemetry_sdk + opentelemetry-otlp configured from OTEL_* exactly as
+    /// an instrumented Rust app is; flags act as the app's code, a scenario's [export] is not
+    /// given to it) or `both` (one probe each, compared side by side)
+    /// [default: wire, or the scenario's probe.emitter].
+    #[arg(long, value_parser = parse_emitter, value_name = "wire|sdk|both")]
+    pub emitter: Option<EmitterMode>,
 }
 
 impl ProbeArgs {
@@ -373,6 +399,21 @@ impl ProbeArgs {
     pub fn tag(&self) -> MetricTag {
         self.metric_tag.map(Into::into).unwrap_or(MetricTag::Value)
     }
+}
+
+/// `--self-trace`: the canary's own probes as traces (`run`, `serve`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SelfTraceArgs {
+    /// Also export, through the OpenTelemetry SDK, one trace per probe describing the probe
+    /// itself (a root span `otel-canary probe`, a child per signal, a grandchild per hop with
+    /// its status, reason and poll count) to this OTLP endpoint, as service otel-canary-self,
+    /// to look at the canary's own timeline in Tempo or Jaeger. A base URL gets /v1/traces.
+    /// Never read back, never counted as a probe signal, never blocks a probe.
+    #[arg(long, value_name = "URL", help_heading = "Self-trace")]
+    pub self_trace: Option<String>,
+    /// Protocol of --self-trace [default: http/protobuf].
+    #[arg(long, value_parser = parse_protocol, value_name = "grpc|http/protobuf|http/json", requires = "self_trace", help_heading = "Self-trace")]
+    pub self_trace_protocol: Option<Protocol>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -583,6 +624,8 @@ pub struct RunArgs {
     pub probe: ProbeArgs,
     #[command(flatten)]
     pub read: ReadArgs,
+    #[command(flatten)]
+    pub self_trace: SelfTraceArgs,
     /// Report format.
     #[arg(long, value_enum, default_value = "human")]
     pub output: RunOutput,
@@ -614,6 +657,8 @@ pub struct ServeArgs {
     pub probe: ProbeArgs,
     #[command(flatten)]
     pub read: ReadArgs,
+    #[command(flatten)]
+    pub self_trace: SelfTraceArgs,
 }
 
 #[derive(Args, Debug)]
@@ -739,6 +784,10 @@ fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
+    s.parse()
+}
+
+fn parse_emitter(s: &str) -> Result<EmitterMode, String> {
     s.parse()
 }
 

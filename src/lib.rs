@@ -13,5 +13,6 @@ pub mod probe;
 pub mod redact;
 pub mod report;
 pub mod roundtrip;
+pub mod self_trace;
 pub mod serve;
 pub mod signal;

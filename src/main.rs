@@ -6,24 +6,39 @@ use otel_canary::cli::{Cli, Command, LogFormat};
 use std::process::ExitCode;
 
 /// Diagnostics go to stderr (stdout carries reports, and `serve`'s log line); `serve` logs
-/// each failed probe at warn and each start and finish at info, so it defaults to info.
+/// each failed probe at warn and each start and finish at info, so it defaults to info. The
+/// OpenTelemetry SDK's own events (the SDK emitter's) are captured into each probe's report
+/// instead of printed, unless the level names an `opentelemetry` target explicitly.
 fn init_logging(cli: &Cli) {
+    use otel_canary::emit::sdk::diagnostics::{CaptureLayer, OTEL_TARGET, capture_filter};
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let default = match cli.command {
         Command::Serve(_) => "info",
         _ => "warn",
     };
     let level = cli.log_level.as_deref().unwrap_or(default);
-    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| {
-        eprintln!("warning: log level '{level}' is not understood; using {default}");
-        tracing_subscriber::EnvFilter::new(default)
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let with_otel_off = |l: &str| {
+        if l.contains(OTEL_TARGET) {
+            l.to_string()
+        } else {
+            format!("{l},{OTEL_TARGET}=off")
+        }
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(with_otel_off(level)).unwrap_or_else(|_| {
+            eprintln!("warning: log level '{level}' is not understood; using {default}");
+            tracing_subscriber::EnvFilter::new(with_otel_off(default))
+        });
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
+    let capture = CaptureLayer.with_filter(capture_filter());
+    let registry = tracing_subscriber::registry().with(capture);
     match cli.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        LogFormat::Json => registry.with(fmt.json().with_filter(filter)).init(),
+        LogFormat::Text => registry.with(fmt.with_filter(filter)).init(),
     }
 }
 

@@ -34,7 +34,7 @@ fn scenario(dir: &tempfile::TempDir, lab: &LabStack, metrics: &str, asserts: &st
     file
 }
 
-async fn run(file: &PathBuf, extra: &[&str]) -> (Option<i32>, Value) {
+async fn run(file: &std::path::Path, extra: &[&str]) -> (Option<i32>, Value) {
     let mut a: Vec<String> = vec![
         "run".into(),
         "--scenario".into(),

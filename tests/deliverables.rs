@@ -7,6 +7,7 @@ mod common;
 use axum::http::header;
 use common::real_backends::{Prometheus, instant_query};
 use otel_canary::config::Sourced;
+use otel_canary::config::emitter::Emitter;
 use otel_canary::config::otlp::{Compression, Protocol};
 use otel_canary::diagnose::error_class::ErrorClass;
 use otel_canary::emit::outcome::ExportOutcome;
@@ -54,6 +55,7 @@ fn read(path: &str) -> String {
 fn export(signal: Signal) -> ExportOutcome {
     ExportOutcome {
         signal,
+        emitter: Emitter::Wire,
         url: Sourced::default_value(
             url::Url::parse("http://127.0.0.1:4318/")
                 .unwrap()
@@ -66,6 +68,7 @@ fn export(signal: Signal) -> ExportOutcome {
         payload_bytes: 300,
         bytes_sent: Some(300),
         attempts: Vec::new(),
+        sdk: None,
     }
 }
 
@@ -73,6 +76,7 @@ fn export(signal: Signal) -> ExportOutcome {
 fn outcome(signal: Signal, hops: Vec<Hop>) -> SignalOutcome {
     let mut o = SignalOutcome {
         signal,
+        emitter: Emitter::Wire,
         status: Status::Skipped,
         reason: None,
         hint: None,

@@ -287,7 +287,7 @@ impl TempoReader {
             return self.client.failed_answer(&answer, url);
         }
         match parse_trace(&answer.body) {
-            Err(e) => Read::Refused(self.client.unusable(&answer, &url, "Tempo", &e)),
+            Err(e) => Read::Refused(self.client.unusable(&answer, url, "Tempo", &e)),
             Ok(spans) => match judge_trace(&spans, probe, api) {
                 TraceJudgement::Complete(seen) => Read::Visible(seen),
                 TraceJudgement::Absent => Read::NotYet("trace not found".into()),

@@ -72,12 +72,10 @@ pub async fn run(args: &DemoArgs) -> Result<u8, ConfigError> {
         };
         let export = resolve_export_target(&export_flags, &env)?;
         let read = resolve_read_target(&read_flags, None, None, &env)?;
-        let prepared = Prepared {
-            roundtrip: RoundTrip::new(&export, read, resource.clone(), MetricTag::Value)?,
-            resource: resource.clone(),
-            scenario: None,
-            warnings: Vec::new(),
-        };
+        let prepared = Prepared::single(
+            RoundTrip::new(&export, read, resource.clone(), MetricTag::Value)?,
+            resource.clone(),
+        );
         let (report, probe) = run_once(&prepared, &NoProgress).await;
         let received: Vec<(Signal, bool)> = Signal::ALL
             .iter()

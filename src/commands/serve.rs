@@ -70,6 +70,7 @@ fn prepare_scenario(
         export: args.export.clone(),
         probe: args.probe.clone(),
         read: args.read.clone(),
+        self_trace: args.self_trace.clone(),
         output: RunOutput::Json,
     };
     let mut prepared = super::run::prepare_for_serve(&run_args, env)?;
@@ -80,6 +81,9 @@ fn prepare_scenario(
     )?;
     let setter_metrics = metrics.clone();
     let setter_name = name.clone();
+    if let Some(sdk) = prepared.sdk_roundtrip.take() {
+        prepared.sdk_roundtrip = Some(sdk.overlapping(args.max_in_flight > 1));
+    }
     prepared.roundtrip = prepared
         .roundtrip
         .overlapping(args.max_in_flight > 1)
@@ -93,10 +97,23 @@ fn prepare_scenario(
 
 pub async fn run(args: &ServeArgs, env: &EnvSnapshot) -> Result<u8, ConfigError> {
     let metrics = Arc::new(CanaryMetrics::new());
-    let scenarios = scenario_list(&args.scenarios)?
+    let mut scenarios = scenario_list(&args.scenarios)?
         .into_iter()
         .map(|(name, file)| prepare_scenario(name, file, args, env, &metrics))
         .collect::<Result<Vec<_>, _>>()?;
+    // One self-tracer for every scenario: one queue, one exporter, one dropped-spans counter.
+    let self_trace = match scenarios.first_mut() {
+        Some(first) => {
+            first
+                .prepared
+                .start_self_trace(metrics.self_trace_dropped())?;
+            first.prepared.self_trace.clone()
+        }
+        None => None,
+    };
+    for s in &mut scenarios {
+        s.prepared.self_trace = self_trace.clone();
+    }
     let config = ServeConfig {
         scenarios,
         interval: args.interval,
@@ -107,5 +124,8 @@ pub async fn run(args: &ServeArgs, env: &EnvSnapshot) -> Result<u8, ConfigError>
     crate::serve::run(config, metrics, crate::serve::shutdown_signal())
         .await
         .map_err(|e| ConfigError::new("--listen", e.to_string()))?;
+    if let Some(st) = self_trace {
+        st.finish(args.shutdown_grace).await;
+    }
     Ok(0)
 }

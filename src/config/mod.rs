@@ -4,6 +4,7 @@
 
 pub mod assertions;
 pub mod derived;
+pub mod emitter;
 pub mod env;
 pub mod grafana;
 pub mod headers;
@@ -28,6 +29,9 @@ pub enum Provenance {
     Scenario { file: String, key: String },
     /// Built-in default.
     Default,
+    /// A default the OpenTelemetry SDK (opentelemetry-otlp) applied by itself, because none
+    /// of the variables it reads for the setting (`unset`) was set.
+    SdkDefault { unset: Vec<String> },
 }
 
 impl Provenance {
@@ -51,6 +55,10 @@ impl fmt::Display for Provenance {
             Provenance::Env { name } => write!(f, "env {name}"),
             Provenance::Scenario { file, key } => write!(f, "scenario {file} ({key})"),
             Provenance::Default => f.write_str("default"),
+            Provenance::SdkDefault { unset } if unset.is_empty() => f.write_str("SDK default"),
+            Provenance::SdkDefault { unset } => {
+                write!(f, "SDK default ({} unset)", unset.join(" and "))
+            }
         }
     }
 }

@@ -121,6 +121,8 @@ pub struct ProbeSection {
     pub service_name: Option<Val<String>>,
     pub service_instance_id: Option<Val<String>>,
     pub metric_tag: Option<Val<String>>,
+    /// `wire`, `sdk` or `both` (see `--emitter`).
+    pub emitter: Option<Val<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

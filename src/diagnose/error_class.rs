@@ -48,6 +48,10 @@ pub enum ErrorClass {
     Body,
     /// The connection failed in a way none of the above describes (reset, closed early).
     Transport,
+    /// The SDK emitter's flush came back without a request ever leaving the process: its
+    /// sampler dropped the span, its queue was full, or the exporter never ran (incident 7,
+    /// "spans never left the process").
+    NotSent,
 }
 
 impl ErrorClass {
@@ -70,6 +74,7 @@ impl ErrorClass {
             ErrorClass::Timeout => "timeout",
             ErrorClass::Body => "body",
             ErrorClass::Transport => "transport",
+            ErrorClass::NotSent => "not_sent",
         }
     }
 }
@@ -147,6 +152,12 @@ fn classify_io(io: &io::Error, during_connect: bool) -> ErrorClass {
         io::ErrorKind::TimedOut => ErrorClass::Timeout,
         _ => classify_text(&io.to_string().to_ascii_lowercase(), during_connect),
     }
+}
+
+/// Classifies an error that only exists as text (what the OpenTelemetry SDK returns: its
+/// errors carry the transport's source chain as a string).
+pub fn classify_message(text: &str, during_connect: bool) -> ErrorClass {
+    classify_text(&text.to_ascii_lowercase(), during_connect)
 }
 
 fn classify_text(text: &str, during_connect: bool) -> ErrorClass {

@@ -174,6 +174,12 @@ fn hint_for(export: &ExportOutcome, error: &ExportError) -> String {
             "the connection to {at} broke without an answer: `otel-canary doctor {host}` shows \
              what speaks there"
         ),
+        ErrorClass::NotSent => format!(
+            "the OpenTelemetry SDK never sent the {signal} to {url} (chosen by {chosen}): the \
+             flush returned without a request leaving the process; the detail says what the SDK \
+             reported (its sampler, a full queue, a flush timeout); an app configured this way \
+             loses this telemetry silently"
+        ),
     }
 }
 

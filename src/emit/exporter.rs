@@ -170,6 +170,7 @@ impl Exporter {
         }
         ExportOutcome {
             signal: t.signal,
+            emitter: crate::config::emitter::Emitter::Wire,
             url: Sourced::new(redact_url(&t.url.value), t.url.source.clone()),
             protocol: t.protocol.clone(),
             compression: t.compression.value,
@@ -177,6 +178,7 @@ impl Exporter {
             payload_bytes,
             bytes_sent,
             attempts,
+            sdk: None,
         }
     }
 }

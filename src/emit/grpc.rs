@@ -280,7 +280,13 @@ pub fn classify_status(status: &tonic::Status) -> ErrorClass {
 /// Statuses tonic makes up itself when the answer was not gRPC at all (an HTTP server's 404,
 /// an HTTP/1 server breaking the h2 stream): shared/fixtures/collector/rust-tonic-to-*.txt.
 fn server_made_up(status: &tonic::Status) -> bool {
-    let msg = status.message().to_ascii_lowercase();
+    made_up_by_tonic(status.message())
+}
+
+/// True for the status messages tonic makes up itself when the answer was not gRPC (see
+/// `classify_status`); also used on the messages the SDK's tonic exporter logs.
+pub fn made_up_by_tonic(message: &str) -> bool {
+    let msg = message.to_ascii_lowercase();
     msg.contains("grpc-status header missing")
         || msg.contains("invalid compression flag")
         || msg.contains("h2 protocol error")

@@ -104,110 +104,167 @@ impl HttpTransport {
             req = req.timeout(t + CONNECT_GRACE);
         }
         let result = async {
-            let mut resp = req.send().await?;
-            let status = resp.status();
-            let content_type = resp
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let retry_after = resp
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
-            let body = read_capped(&mut resp, MAX_RESPONSE_BYTES).await?;
-            Ok::<_, reqwest::Error>((status, content_type, retry_after, body))
+            let resp = req.send().await?;
+            read_answer(resp).await
         }
         .await;
         let seconds = started.elapsed().as_secs_f64();
-        let mut attempt = Attempt {
+        let url = &target.url.value;
+        judge_answer(
+            result,
+            target.signal,
+            encoding,
+            url,
+            self.tls.as_ref(),
             number,
             seconds,
-            response: None,
-            partial_success: None,
-            error: None,
-            retryable: false,
-            retry_after_seconds: None,
-        };
-        match result {
-            Err(e) => {
-                let class = if e.is_timeout() {
-                    if e.is_connect() {
-                        ErrorClass::ConnectTimeout
-                    } else {
-                        ErrorClass::Timeout
-                    }
+        )
+        .await
+    }
+
+    /// The client, for the SDK emitter's HTTP client (same TLS and timeouts).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The TLS configuration of an https target, for a second look after a failure.
+    pub fn tls(&self) -> Option<&std::sync::Arc<rustls::ClientConfig>> {
+        self.tls.as_ref()
+    }
+}
+
+/// What an OTLP/HTTP POST came back with (the body capped at 4 MiB).
+#[derive(Clone, Debug)]
+pub struct HttpAnswer {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub content_type: Option<String>,
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
+}
+
+/// Reads an answer's status, headers and (capped) body.
+pub async fn read_answer(mut resp: reqwest::Response) -> reqwest::Result<HttpAnswer> {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let retry_after = headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let body = read_capped(&mut resp, MAX_RESPONSE_BYTES).await?;
+    Ok(HttpAnswer {
+        status,
+        headers,
+        content_type,
+        retry_after,
+        body,
+    })
+}
+
+/// Turns one POST's result into an attempt: the error classified (with a second look at the
+/// port when the library's words are ambiguous), partial success decoded from a 2xx body,
+/// the server's text quoted from an error body. Shared by the wire emitter and the SDK
+/// emitter's HTTP client, so both classify alike.
+pub async fn judge_answer(
+    result: reqwest::Result<HttpAnswer>,
+    signal: crate::signal::Signal,
+    encoding: Encoding,
+    url: &url::Url,
+    tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+    number: u32,
+    seconds: f64,
+) -> Attempt {
+    let mut attempt = Attempt {
+        number,
+        seconds,
+        response: None,
+        partial_success: None,
+        error: None,
+        retryable: false,
+        retry_after_seconds: None,
+    };
+    match result {
+        Err(e) => {
+            let class = if e.is_timeout() {
+                if e.is_connect() {
+                    ErrorClass::ConnectTimeout
                 } else {
-                    classify_chain(&e, e.is_connect())
-                };
-                let error = sharpen(
-                    ExportError::new(class, chain_text(&e.without_url())),
-                    &target.url.value,
-                    false,
-                    self.tls.as_ref(),
-                )
-                .await;
-                let class = error.class;
-                attempt.error = Some(error);
-                // A disconnect with no answer may be retried (OTLP spec); a refused or
-                // mis-spoken connection will not get better by itself.
-                attempt.retryable = matches!(
-                    class,
-                    ErrorClass::Timeout | ErrorClass::Transport | ErrorClass::ConnectTimeout
-                );
-            }
-            Ok((status, content_type, retry_after, body)) => {
-                attempt.response = Some(Response::Http {
-                    status: status.as_u16(),
-                    reason: status.canonical_reason().unwrap_or("").to_string(),
-                    content_type: content_type.clone(),
-                    body_bytes: body.len(),
-                });
-                attempt.retry_after_seconds = retry_after.map(|d| d.as_secs_f64());
-                if status.is_success() {
-                    match decode_partial_success(
-                        target.signal,
-                        &body,
-                        content_type.as_deref(),
-                        encoding,
-                    ) {
-                        Ok(ps) => {
-                            if let Some(p) = ps.as_ref().filter(|p| p.rejected > 0) {
-                                attempt.error = Some(ExportError::new(
-                                    ErrorClass::PartialSuccess,
-                                    format!("{} rejected: {}", p.rejected, p.message),
-                                ));
-                            }
-                            attempt.partial_success = ps;
-                        }
-                        Err(msg) => attempt.error = Some(ExportError::new(ErrorClass::Body, msg)),
-                    }
-                } else {
-                    let text = describe_error_body(&body, content_type.as_deref());
-                    let summary = format!(
-                        "HTTP {} {}",
-                        status.as_u16(),
-                        status.canonical_reason().unwrap_or("")
-                    );
-                    let message = if text.is_empty() {
-                        summary
-                    } else {
-                        format!("{summary}: {text}")
-                    };
-                    let class = classify_http_status(status.as_u16(), &text);
-                    let error = ExportError::new(class, message);
-                    attempt.error = Some(if class == ErrorClass::TlsMismatch {
-                        sharpen(error, &target.url.value, false, None).await
-                    } else {
-                        error
-                    });
-                    attempt.retryable = http_status_retryable(status.as_u16());
+                    ErrorClass::Timeout
                 }
+            } else {
+                classify_chain(&e, e.is_connect())
+            };
+            let error = sharpen(
+                ExportError::new(class, chain_text(&e.without_url())),
+                url,
+                false,
+                tls,
+            )
+            .await;
+            let class = error.class;
+            attempt.error = Some(error);
+            // A disconnect with no answer may be retried (OTLP spec); a refused or
+            // mis-spoken connection will not get better by itself.
+            attempt.retryable = matches!(
+                class,
+                ErrorClass::Timeout | ErrorClass::Transport | ErrorClass::ConnectTimeout
+            );
+        }
+        Ok(HttpAnswer {
+            status,
+            content_type,
+            retry_after,
+            body,
+            ..
+        }) => {
+            attempt.response = Some(Response::Http {
+                status: status.as_u16(),
+                reason: status.canonical_reason().unwrap_or("").to_string(),
+                content_type: content_type.clone(),
+                body_bytes: body.len(),
+            });
+            attempt.retry_after_seconds = retry_after.map(|d| d.as_secs_f64());
+            if status.is_success() {
+                match decode_partial_success(signal, &body, content_type.as_deref(), encoding) {
+                    Ok(ps) => {
+                        if let Some(p) = ps.as_ref().filter(|p| p.rejected > 0) {
+                            attempt.error = Some(ExportError::new(
+                                ErrorClass::PartialSuccess,
+                                format!("{} rejected: {}", p.rejected, p.message),
+                            ));
+                        }
+                        attempt.partial_success = ps;
+                    }
+                    Err(msg) => attempt.error = Some(ExportError::new(ErrorClass::Body, msg)),
+                }
+            } else {
+                let text = describe_error_body(&body, content_type.as_deref());
+                let summary = format!(
+                    "HTTP {} {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                );
+                let message = if text.is_empty() {
+                    summary
+                } else {
+                    format!("{summary}: {text}")
+                };
+                let class = classify_http_status(status.as_u16(), &text);
+                let error = ExportError::new(class, message);
+                attempt.error = Some(if class == ErrorClass::TlsMismatch {
+                    sharpen(error, url, false, None).await
+                } else {
+                    error
+                });
+                attempt.retryable = http_status_retryable(status.as_u16());
             }
         }
-        attempt
     }
+    attempt
 }
 
 /// `Retry-After` as seconds or an HTTP-date.

@@ -7,5 +7,7 @@ pub mod grpc;
 pub mod http;
 pub mod outcome;
 pub mod payload;
+pub mod probe_emitter;
 pub mod response;
+pub mod sdk;
 pub mod tls;

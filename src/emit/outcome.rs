@@ -2,6 +2,7 @@
 //! class. Renderers and (later) metrics read this; nothing here does I/O.
 
 use crate::config::Sourced;
+use crate::config::emitter::Emitter;
 use crate::config::headers::ShownHeader;
 use crate::config::otlp::{Compression, Protocol};
 use crate::diagnose::error_class::ErrorClass;
@@ -96,6 +97,8 @@ impl Attempt {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ExportOutcome {
     pub signal: Signal,
+    /// Which emitter sent it: `wire` (the canary's own requests) or `sdk`.
+    pub emitter: Emitter,
     pub url: Sourced<Url>,
     pub protocol: Sourced<Protocol>,
     pub compression: Compression,
@@ -106,6 +109,11 @@ pub struct ExportOutcome {
     /// transport compresses internally and does not tell.
     pub bytes_sent: Option<usize>,
     pub attempts: Vec<Attempt>,
+    /// What the OpenTelemetry SDK did (`sdk` emitter only): how it exported and flushed,
+    /// what each call returned, what it reported through its own diagnostics, and which
+    /// values it chose by itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<Box<crate::emit::sdk::outcome::SdkExport>>,
 }
 
 impl ExportOutcome {

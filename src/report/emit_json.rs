@@ -1,13 +1,16 @@
 //! The `emit --output json` document. Schema (stable; additions only) in docs/json-output.md.
 
-use super::{EmitReport, ProbeView, ResourceView};
+use super::{EmitReport, EmitterProbe, ProbeView, ResourceView};
 use crate::config::Sourced;
+use crate::config::emitter::{Emitter, EmitterMode};
 use crate::config::headers::ShownHeader;
 use crate::config::otlp::{Compression, Protocol};
 use crate::diagnose::error_class::ErrorClass;
 use crate::diagnose::export_hint::export_hint;
 use crate::diagnose::sniff::PortSpeaks;
 use crate::emit::outcome::{Attempt, ExportOutcome, PartialSuccess, Response};
+use crate::emit::sdk::outcome::SdkExport;
+use crate::roundtrip::compare::Difference;
 use crate::signal::Signal;
 use serde::Serialize;
 
@@ -20,12 +23,22 @@ struct Doc<'a> {
     probe: &'a ProbeView,
     resource: &'a ResourceView,
     warnings: &'a [String],
+    /// `wire`, `sdk` or `both`.
+    emitter: EmitterMode,
+    /// Under `both`: each emitter's probe.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    probes: &'a [EmitterProbe],
+    /// Under `both`: what the two emitters did differently.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    differences: &'a [Difference],
     signals: Vec<SignalDoc<'a>>,
 }
 
 #[derive(Serialize)]
 struct SignalDoc<'a> {
     signal: Signal,
+    /// `wire` or `sdk`.
+    emitter: Emitter,
     ok: bool,
     /// Error class of the final attempt, if it failed.
     reason: Option<ErrorClass>,
@@ -46,12 +59,16 @@ struct SignalDoc<'a> {
     bytes_sent: Option<usize>,
     seconds: f64,
     attempts: &'a [Attempt],
+    /// What the OpenTelemetry SDK did (`sdk` emitter only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sdk: Option<&'a SdkExport>,
 }
 
 fn signal_doc(o: &ExportOutcome) -> SignalDoc<'_> {
     let last = o.last();
     SignalDoc {
         signal: o.signal,
+        emitter: o.emitter,
         ok: o.accepted(),
         reason: last.error.as_ref().map(|e| e.class),
         message: last.error.as_ref().map(|e| e.message.as_str()),
@@ -68,6 +85,7 @@ fn signal_doc(o: &ExportOutcome) -> SignalDoc<'_> {
         bytes_sent: o.bytes_sent,
         seconds: o.seconds(),
         attempts: &o.attempts,
+        sdk: o.sdk.as_deref(),
     }
 }
 
@@ -79,6 +97,9 @@ pub fn render(r: &EmitReport) -> String {
         probe: &r.probe,
         resource: &r.resource,
         warnings: &r.warnings,
+        emitter: r.emitter,
+        probes: &r.probes,
+        differences: &r.differences,
         signals: r.exports.iter().map(signal_doc).collect(),
     };
     let mut s = serde_json::to_string_pretty(&doc).expect("report serialises");

@@ -9,11 +9,14 @@ pub mod progress;
 pub mod run_human;
 pub mod run_json;
 pub mod run_junit;
+pub mod sdk_human;
 
 use crate::config::Sourced;
+use crate::config::emitter::{Emitter, EmitterMode};
 use crate::config::resource::ResourceSpec;
 use crate::emit::outcome::ExportOutcome;
 use crate::probe::{Probe, hex};
+use crate::roundtrip::compare::Difference;
 use crate::roundtrip::outcome::{
     AssertionOutcome, Check, Clue, Hop, PullOutcome, Reason, SignalOutcome, Status,
 };
@@ -65,6 +68,17 @@ impl ResourceView {
     }
 }
 
+/// One emitter's probe under `--emitter both` (each has its own ids).
+#[derive(Clone, Debug, Serialize)]
+pub struct EmitterProbe {
+    pub emitter: Emitter,
+    /// No signal of this probe failed (for `emit`: every export accepted).
+    pub ok: bool,
+    /// Wall time of this probe.
+    pub seconds: f64,
+    pub probe: ProbeView,
+}
+
 /// Everything `emit` learned.
 #[derive(Clone, Debug)]
 pub struct EmitReport {
@@ -73,6 +87,12 @@ pub struct EmitReport {
     pub exports: Vec<ExportOutcome>,
     /// Things the user should know that are not failures (insecure TLS, ignored paths).
     pub warnings: Vec<String>,
+    /// `wire`, `sdk` or `both`.
+    pub emitter: EmitterMode,
+    /// Under `both`: each emitter's probe (`probe` is the wire emitter's).
+    pub probes: Vec<EmitterProbe>,
+    /// Under `both`: what the two emitters did differently.
+    pub differences: Vec<Difference>,
 }
 
 impl EmitReport {
@@ -101,6 +121,16 @@ pub struct RunReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub assertions: Vec<AssertionOutcome>,
     pub warnings: Vec<String>,
+    /// `wire`, `sdk` or `both` (one probe with each emitter; `signals` then holds both
+    /// probes' signals, each with its `emitter`, and `probe` is the wire emitter's).
+    pub emitter: EmitterMode,
+    /// Under `both`: each emitter's probe.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<EmitterProbe>,
+    /// Under `both`: every difference in where a signal went, which setting chose it, the
+    /// protocol, the tenant and the verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<Difference>,
 }
 
 /// A row group of a report: an OTLP signal or a pull path, seen the same way by renderers.
@@ -115,6 +145,8 @@ pub struct Lane<'a> {
     pub clues: &'a [Clue],
     /// The OTLP export, for signals.
     pub export: Option<&'a ExportOutcome>,
+    /// Which emitter sent it, for signals.
+    pub emitter: Option<Emitter>,
 }
 
 impl RunReport {
@@ -129,6 +161,7 @@ impl RunReport {
             checks: &s.checks,
             clues: &s.clues,
             export: Some(&s.export),
+            emitter: Some(s.emitter),
         });
         let pulls = self.pulls.iter().map(|p| Lane {
             name: p.path.as_str(),
@@ -139,6 +172,7 @@ impl RunReport {
             checks: &p.checks,
             clues: &p.clues,
             export: None,
+            emitter: None,
         });
         signals.chain(pulls).collect()
     }

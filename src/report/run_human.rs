@@ -2,7 +2,9 @@
 //! then a hint for every failure, the checks on what was read back, and the resolved
 //! topology (where each signal went and was read from, and which setting chose it).
 
+use super::sdk_human::{SideView, lane_name, probes_lines, sdk_lines, side_by_side};
 use super::{RunReport, fmt_seconds, paint};
+use crate::config::emitter::{Emitter, EmitterMode};
 use crate::roundtrip::outcome::{Hop, HopName, ReadView, Status};
 use comfy_table::{Cell, Table, presets};
 
@@ -51,10 +53,20 @@ fn read_line(rv: &ReadView) -> String {
 /// Renders the report as text.
 pub fn render(r: &RunReport) -> String {
     let mut out = String::new();
-    out.push_str(&format!(
-        "probe {}  trace {}  marker {}\n",
-        r.probe.probe_id, r.probe.trace_id, r.probe.marker
-    ));
+    let both = r.emitter == EmitterMode::Both;
+    if both {
+        out.push_str(&probes_lines(&r.probes));
+    } else {
+        out.push_str(&format!(
+            "probe {}  trace {}  marker {}\n",
+            r.probe.probe_id, r.probe.trace_id, r.probe.marker
+        ));
+    }
+    if r.emitter == EmitterMode::Sdk {
+        out.push_str(
+            "emitter sdk: opentelemetry_sdk + opentelemetry-otlp, configured from the environment\n",
+        );
+    }
     out.push_str(&format!(
         "service.name={} ({})  service.instance.id={} ({})\n",
         r.resource.service_name.value,
@@ -73,7 +85,11 @@ pub fn render(r: &RunReport) -> String {
     let lanes = r.lanes();
     for lane in &lanes {
         for (i, h) in lane.hops.iter().enumerate() {
-            let name = if i == 0 { lane.name } else { "" };
+            let name = if i == 0 {
+                lane_name(lane.name, lane.emitter, both)
+            } else {
+                String::new()
+            };
             let detail = match (h.hop, lane.export) {
                 (HopName::Export, Some(export)) => {
                     let last = export.last();
@@ -84,6 +100,8 @@ pub fn render(r: &RunReport) -> String {
                         .unwrap_or_else(|| "no answer".into());
                     if let Some(e) = &last.error {
                         d = format!("{}, {d}: {}", e.class, e.message);
+                    } else if let Some(sdk) = &export.sdk {
+                        d = format!("{d}; {}", sdk.calls_summary());
                     }
                     d
                 }
@@ -105,7 +123,7 @@ pub fn render(r: &RunReport) -> String {
         for c in lane.checks {
             out.push_str(&format!(
                 "{}: check {} {}: {}\n",
-                lane.name,
+                lane_name(lane.name, lane.emitter, both),
                 c.name,
                 paint(&c.status.to_string(), c.status),
                 c.detail
@@ -127,6 +145,7 @@ pub fn render(r: &RunReport) -> String {
             a.expect
         ));
     }
+    out.push_str(&sdk_lines(r.signals.iter().map(|s| &s.export)));
     let failed: Vec<_> = lanes
         .iter()
         .filter(|l| l.status == Status::Failed)
@@ -142,7 +161,7 @@ pub fn render(r: &RunReport) -> String {
             out.push_str(&format!(
                 "{} {}: {}\n",
                 paint("FAILED", Status::Failed),
-                lane.name,
+                lane_name(lane.name, lane.emitter, both),
                 lane.reason.map(|r| r.to_string()).unwrap_or_default()
             ));
             if let Some(h) = lane.hint {
@@ -176,7 +195,7 @@ pub fn render(r: &RunReport) -> String {
     for s in &r.signals {
         out.push_str(&format!(
             "  {:<6} sent to {} ({}, {}; chosen by {})\n",
-            s.signal.to_string(),
+            lane_name(s.signal.as_str(), Some(s.emitter), both),
             s.export.url.value,
             s.export.protocol.value,
             s.export.protocol.source,
@@ -195,6 +214,24 @@ pub fn render(r: &RunReport) -> String {
         if let Some(rv) = &p.read {
             out.push_str(&read_line(rv));
         }
+    }
+    if both {
+        let side = |e: Emitter| -> Vec<SideView<'_>> {
+            r.signals
+                .iter()
+                .filter(|s| s.emitter == e)
+                .map(|s| SideView {
+                    export: &s.export,
+                    status: s.status,
+                    reason: s.reason,
+                })
+                .collect()
+        };
+        out.push_str(&side_by_side(
+            &side(Emitter::Wire),
+            &side(Emitter::Sdk),
+            &r.differences,
+        ));
     }
     for w in &r.warnings {
         out.push_str(&format!("warning: {w}\n"));

@@ -2,6 +2,7 @@
 //! signal, per hop and per content check, so a CI dashboard shows which hop broke.
 
 use super::RunReport;
+use crate::config::emitter::{Emitter, EmitterMode};
 use crate::roundtrip::outcome::Status;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
@@ -36,6 +37,11 @@ pub fn render(r: &RunReport) -> String {
     let mut suite = TestSuite::new("otel-canary");
     suite.set_time(Duration::from_secs_f64(r.seconds.max(0.0)));
     for lane in r.lanes() {
+        // Under `--emitter both` the SDK's signals are `sdk.trace`, `sdk.trace.export`, ….
+        let name = match (r.emitter, lane.emitter) {
+            (EmitterMode::Both, Some(Emitter::Sdk)) => format!("sdk.{}", lane.name),
+            _ => lane.name.to_string(),
+        };
         let msg = match (lane.reason, lane.hint) {
             (Some(reason), Some(h)) => Some(format!("{reason}: {h}")),
             (Some(reason), None) => Some(reason.to_string()),
@@ -46,7 +52,7 @@ pub fn render(r: &RunReport) -> String {
             .iter()
             .find(|h| h.hop == crate::roundtrip::outcome::HopName::Total)
             .and_then(|h| h.seconds);
-        suite.add_test_case(case(lane.name.to_string(), lane.status, total, msg));
+        suite.add_test_case(case(name.clone(), lane.status, total, msg));
         for h in lane.hops {
             let msg = match (h.reason, &h.detail) {
                 (Some(reason), Some(d)) => Some(format!("{reason}: {d}")),
@@ -58,16 +64,11 @@ pub fn render(r: &RunReport) -> String {
                 (Some(m), Some(hint)) => Some(format!("{m}; hint: {hint}")),
                 (m, _) => m,
             };
-            suite.add_test_case(case(
-                format!("{}.{}", lane.name, h.hop),
-                h.status,
-                h.seconds,
-                msg,
-            ));
+            suite.add_test_case(case(format!("{name}.{}", h.hop), h.status, h.seconds, msg));
         }
         for c in lane.checks {
             suite.add_test_case(case(
-                format!("{}.check.{}", lane.name, c.name),
+                format!("{name}.check.{}", c.name),
                 c.status,
                 None,
                 Some(c.detail.clone()),

@@ -2,6 +2,7 @@
 //! deadline passes, all signals concurrently, and turn what happened into hops and verdicts.
 
 mod assertions;
+pub mod compare;
 mod derived;
 mod grafana;
 pub mod outcome;
@@ -17,6 +18,7 @@ use crate::backends::tempo::{TempoReader, search_query};
 use crate::backends::{QueryError, ReadClient};
 use crate::config::ConfigError;
 use crate::config::Sourced;
+use crate::config::emitter::Emitter;
 use crate::config::headers::{Header, merge_headers};
 use crate::config::otlp::ExportTarget;
 use crate::config::read::{Backend, MetricsApi, ReadTarget};
@@ -27,6 +29,7 @@ use crate::diagnose::identity;
 use crate::diagnose::scan::ReadKind;
 use crate::emit::exporter::Exporter;
 use crate::emit::payload::MetricTag;
+use crate::emit::probe_emitter::ProbeEmitter;
 use crate::poll::{PollEnd, PollPolicy, Polled, Read, poll};
 use crate::probe::{Probe, hex};
 use crate::redact::redact_url;
@@ -87,7 +90,7 @@ struct MetricReader {
 
 /// A prepared round trip: clients built and certificates read once, reusable across probes.
 pub struct RoundTrip {
-    exporter: Exporter,
+    exporter: ProbeEmitter,
     read: ReadTarget,
     resource: ResourceSpec,
     tag: MetricTag,
@@ -127,7 +130,17 @@ impl RoundTrip {
         resource: ResourceSpec,
         tag: MetricTag,
     ) -> Result<RoundTrip, ConfigError> {
-        let exporter = Exporter::new(export)?;
+        let exporter = ProbeEmitter::Wire(Exporter::new(export)?);
+        RoundTrip::with_emitter(exporter, read, resource, tag)
+    }
+
+    /// A round trip whose probes another emitter sends (the SDK emitter).
+    pub fn with_emitter(
+        exporter: ProbeEmitter,
+        read: ReadTarget,
+        resource: ResourceSpec,
+        tag: MetricTag,
+    ) -> Result<RoundTrip, ConfigError> {
         let tempo = match &read.tempo {
             Some(b) => Some(TempoReader::new(client_for(&read, b)?, b.api_base.clone())),
             None => None,
@@ -205,6 +218,11 @@ impl RoundTrip {
     pub fn with_assertions(mut self, specs: Vec<crate::config::assertions::AssertionSpec>) -> Self {
         self.assertions = specs;
         self
+    }
+
+    /// Which emitter sends this round trip's probes.
+    pub fn emitter(&self) -> Emitter {
+        self.exporter.kind()
     }
 
     /// Where this round trip reads back from.
@@ -312,6 +330,7 @@ impl RoundTrip {
         let ack = Instant::now();
         let mut out = SignalOutcome {
             signal,
+            emitter: export.emitter,
             status: Status::Ok,
             reason: None,
             hint: None,
@@ -424,6 +443,17 @@ impl RoundTrip {
             clues: &out.clues,
             reads: failure.map_or((0, 0), |f| f.reads),
         });
+        if out.export.emitter == Emitter::Sdk
+            && reason == Reason::NotFound
+            && failed_hop == HopName::Ingest
+            && let Some(h) = &out.hint
+        {
+            out.hint = Some(format!(
+                "the app's SDK reported success (force_flush returned Ok) but the {} never \
+                 arrived, the silent failure of incident 7: {h}",
+                out.signal
+            ));
+        }
     }
 
     fn read_view(
@@ -683,7 +713,7 @@ impl RoundTrip {
         let speaks = identity::who_answers(&client, &backend.url.value, IDENTITY_BUDGET).await?;
         identity::wrong_backend(
             kind,
-            &redact_url(&backend.url.value).to_string(),
+            redact_url(&backend.url.value).as_ref(),
             &backend.url.source,
             &speaks,
         )

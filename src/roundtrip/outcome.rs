@@ -231,6 +231,8 @@ pub struct ReadView {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SignalOutcome {
     pub signal: Signal,
+    /// Which emitter sent it (`wire` or `sdk`).
+    pub emitter: crate::config::emitter::Emitter,
     pub status: Status,
     /// The first failing hop's reason.
     pub reason: Option<Reason>,

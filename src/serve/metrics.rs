@@ -4,6 +4,7 @@
 //! owned here and passed around explicitly (no globals), so tests and `/probe` can build their
 //! own.
 
+use crate::config::emitter::Emitter;
 use crate::roundtrip::outcome::{
     AssertionOutcome, Hop, PullOutcome, Reason, SignalOutcome, Status,
 };
@@ -29,10 +30,39 @@ struct ScenarioLabels {
     scenario: String,
 }
 
+/// `emitter="sdk"` on the series of signals the SDK emitter sent, and no label at all for the
+/// wire emitter's, so a wire-only canary exposes exactly the series it always did.
+#[derive(Clone, Copy, Debug, Default, Hash, PartialEq, Eq)]
+pub struct EmitterLabel(Option<&'static str>);
+
+impl EmitterLabel {
+    pub fn of(e: Option<Emitter>) -> EmitterLabel {
+        EmitterLabel(match e {
+            Some(Emitter::Sdk) => Some("sdk"),
+            _ => None,
+        })
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelSet for EmitterLabel {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeLabel;
+        match self.0 {
+            Some(v) => ("emitter", v).encode(encoder.encode_label()),
+            None => Ok(()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SignalLabels {
     scenario: String,
     signal: &'static str,
+    #[prometheus(flatten)]
+    emitter: EmitterLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -40,6 +70,8 @@ struct FailureLabels {
     scenario: String,
     signal: &'static str,
     reason: &'static str,
+    #[prometheus(flatten)]
+    emitter: EmitterLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,6 +79,8 @@ struct HopLabels {
     scenario: String,
     signal: &'static str,
     hop: &'static str,
+    #[prometheus(flatten)]
+    emitter: EmitterLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -83,6 +117,7 @@ pub struct CanaryMetrics {
     scrape_marker: Family<ScenarioLabels, Gauge>,
     assertion_up: Family<AssertionLabels, Gauge>,
     assertion_failures: Family<AssertionFailureLabels, Counter>,
+    self_trace_dropped: Counter,
 }
 
 impl Default for CanaryMetrics {
@@ -149,6 +184,12 @@ impl CanaryMetrics {
             "Assertions that failed after a probe, by reason (assertion_failed, query_failed)",
             assertion_failures.clone(),
         );
+        let self_trace_dropped = Counter::default();
+        registry.register(
+            "otel_canary_self_trace_spans_dropped",
+            "Spans of the canary's own probe traces (--self-trace) not exported: the queue was full or the export failed",
+            self_trace_dropped.clone(),
+        );
         registry.register(
             "otel_canary_build",
             "The running otel-canary's version",
@@ -167,6 +208,7 @@ impl CanaryMetrics {
             scrape_marker,
             assertion_up,
             assertion_failures,
+            self_trace_dropped,
         }
     }
 
@@ -197,6 +239,11 @@ impl CanaryMetrics {
         }
     }
 
+    /// The counter `--self-trace` adds its dropped spans to.
+    pub fn self_trace_dropped(&self) -> Counter {
+        self.self_trace_dropped.clone()
+    }
+
     /// Puts a probe's marker on the page for the scraper (the scrape pull path).
     pub fn set_scrape_marker(&self, scenario: &str, marker: f64) {
         self.scrape_marker
@@ -216,7 +263,13 @@ impl CanaryMetrics {
             .inc();
         for s in signals {
             let lane = (s.signal.as_str(), s.status, s.reason);
-            self.record_lane(scenario, lane, &s.hops, finished);
+            self.record_lane(
+                scenario,
+                lane,
+                EmitterLabel::of(Some(s.emitter)),
+                &s.hops,
+                finished,
+            );
         }
     }
 
@@ -225,7 +278,7 @@ impl CanaryMetrics {
     pub fn record_pulls(&self, scenario: &str, pulls: &[PullOutcome], finished: SystemTime) {
         for p in pulls {
             let lane = (p.path.as_str(), p.status, p.reason);
-            self.record_lane(scenario, lane, &p.hops, finished);
+            self.record_lane(scenario, lane, EmitterLabel::default(), &p.hops, finished);
         }
     }
 
@@ -233,6 +286,7 @@ impl CanaryMetrics {
         &self,
         scenario: &str,
         (signal, status, reason): (&'static str, Status, Option<Reason>),
+        emitter: EmitterLabel,
         hops: &[Hop],
         finished: SystemTime,
     ) {
@@ -248,6 +302,7 @@ impl CanaryMetrics {
                         scenario: scenario.clone(),
                         signal,
                         hop: h.hop.as_str(),
+                        emitter,
                     })
                     .observe(secs);
             }
@@ -255,6 +310,7 @@ impl CanaryMetrics {
         let labels = SignalLabels {
             scenario: scenario.clone(),
             signal,
+            emitter,
         };
         match status {
             Status::Failed => {
@@ -263,6 +319,7 @@ impl CanaryMetrics {
                         scenario,
                         signal,
                         reason: reason.map_or("unknown", |r| r.as_str()),
+                        emitter,
                     })
                     .inc();
                 self.signal_up.get_or_create(&labels).set(0);
@@ -302,6 +359,7 @@ mod tests {
     fn outcome(signal: Signal, status: Status, reason: Option<Reason>) -> SignalOutcome {
         let export = crate::emit::outcome::ExportOutcome {
             signal,
+            emitter: Emitter::Wire,
             url: crate::config::Sourced::default_value(
                 url::Url::parse("http://localhost:4318/v1/traces").unwrap(),
             ),
@@ -313,9 +371,11 @@ mod tests {
             payload_bytes: 1,
             bytes_sent: Some(1),
             attempts: Vec::new(),
+            sdk: None,
         };
         SignalOutcome {
             signal,
+            emitter: Emitter::Wire,
             status,
             reason,
             hint: None,

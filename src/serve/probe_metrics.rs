@@ -2,6 +2,7 @@
 //! blackbox_exporter answers a probe (`probe_success`, `probe_duration_seconds`), so a
 //! Prometheus job can run probes itself and alert on `probe_success == 0`.
 
+use super::metrics::EmitterLabel;
 use crate::report::RunReport;
 use crate::roundtrip::outcome::Status;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,18 +15,24 @@ use std::sync::atomic::AtomicU64;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SignalLabels {
     signal: &'static str,
+    #[prometheus(flatten)]
+    emitter: EmitterLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HopLabels {
     signal: &'static str,
     hop: &'static str,
+    #[prometheus(flatten)]
+    emitter: EmitterLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FailureLabels {
     signal: &'static str,
     reason: &'static str,
+    #[prometheus(flatten)]
+    emitter: EmitterLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -59,15 +66,20 @@ pub fn encode_probe(r: &RunReport, timed_out: bool) -> String {
     let failed = Family::<FailureLabels, Gauge>::default();
     for lane in r.lanes() {
         let signal = lane.name;
+        let emitter = EmitterLabel::of(lane.emitter);
         match lane.status {
             Status::Ok => {
-                up.get_or_create(&SignalLabels { signal }).set(1);
+                up.get_or_create(&SignalLabels { signal, emitter }).set(1);
             }
             Status::Failed => {
-                up.get_or_create(&SignalLabels { signal }).set(0);
+                up.get_or_create(&SignalLabels { signal, emitter }).set(0);
                 let reason = lane.reason.map_or("unknown", |r| r.as_str());
                 failed
-                    .get_or_create(&FailureLabels { signal, reason })
+                    .get_or_create(&FailureLabels {
+                        signal,
+                        reason,
+                        emitter,
+                    })
                     .set(1);
             }
             Status::Skipped => {}
@@ -77,6 +89,7 @@ pub fn encode_probe(r: &RunReport, timed_out: bool) -> String {
                 hops.get_or_create(&HopLabels {
                     signal,
                     hop: h.hop.as_str(),
+                    emitter,
                 })
                 .set(s);
             }
