@@ -1203,6 +1203,12 @@ print(json.dumps({"structure": d.structure, "parents": d.parent_images}))
         run_line.contains("cargo build --release --locked"),
         "{run_line}"
     );
+    assert!(
+        build
+            .iter()
+            .any(|(k, v)| k == "ENV" && v == "CARGO_PROFILE_RELEASE_DEBUG=none"),
+        "the image's binary carries no debug info"
+    );
     // What the build copies is in the build context (.dockerignore is an allow-list).
     let ignore = read(".dockerignore");
     let allowed: Vec<&str> = ignore
@@ -1269,4 +1275,87 @@ print(json.dumps({"structure": d.structure, "parents": d.parent_images}))
         !runtime.iter().any(|(k, _)| k == "RUN"),
         "nothing runs in the distroless stage"
     );
+}
+
+// ---- the docs that ship with it -----------------------------------------------------------
+
+/// The README's set-up block: exactly the two commands a newcomer needs, and the test command
+/// is what `.ci/run` runs after fmt and clippy, in the same order.
+#[test]
+fn readme_setup_commands_are_what_ci_runs() {
+    let readme = read("README.md");
+    let setup = readme
+        .split("## Set up on a fresh machine")
+        .nth(1)
+        .expect("a set-up section");
+    let block = setup
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a sh block");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(|l| l.split(" #").next().unwrap().trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert_eq!(commands[0], "cargo run --release -- demo");
+    let steps: Vec<&str> = commands[1].split("&&").map(str::trim).collect();
+    let ci = read(".ci/run");
+    let mut from = 0;
+    for step in &steps {
+        let wanted = if *step == "cargo test" {
+            "cargo test --locked"
+        } else {
+            step
+        };
+        let at = ci[from..]
+            .lines()
+            .position(|l| l.trim() == wanted)
+            .unwrap_or_else(|| panic!("README's `{step}` is not a later step of .ci/run"));
+        from += ci[from..]
+            .lines()
+            .take(at + 1)
+            .map(|l| l.len() + 1)
+            .sum::<usize>();
+    }
+}
+
+/// Relative links in the README and docs/ point at files that exist.
+#[test]
+fn relative_links_in_the_docs_resolve() {
+    let link = regex::Regex::new(r"\]\(([^)#\s]+)(#[^)]*)?\)").unwrap();
+    let mut files = vec![repo().join("README.md"), repo().join("CHANGELOG.md")];
+    for e in std::fs::read_dir(repo().join("docs")).unwrap() {
+        files.push(e.unwrap().path());
+    }
+    let mut seen = 0;
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for c in link.captures_iter(&text) {
+            let target = &c[1];
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let path = f.parent().unwrap().join(target);
+            assert!(
+                path.exists(),
+                "{}: link to {target}, which does not exist",
+                f.display()
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen > 20, "{seen} links");
+}
+
+#[test]
+fn the_license_is_apache_2_as_cargo_toml_says() {
+    assert_eq!(
+        toml_file("Cargo.toml")["package"]["license"].as_str(),
+        Some("Apache-2.0")
+    );
+    let license = read("LICENSE");
+    assert!(license.contains("Apache License") && license.contains("Version 2.0, January 2004"));
+    assert!(license.contains("TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION"));
 }
