@@ -13,7 +13,7 @@ use std::time::Duration;
 #[derive(Parser, Debug)]
 #[command(
     name = "otel-canary",
-    version,
+    version = crate::VERSION,
     about = "Prove an OpenTelemetry pipeline works end to end: emit a tagged trace, log and metric over OTLP and report how every hop went.",
     after_help = "Start here:\n  otel-canary demo                                  # a probe against the built-in test stack\n  otel-canary emit --endpoint http://collector:4318 # one probe to your collector\n\nExit codes: 0 every check passed, 1 a signal failed, 2 usage or configuration error."
 )]
@@ -64,6 +64,11 @@ pub enum Command {
     /// blackbox-style /probe, /api/v1/last, health; plus the scrape and log-line pull paths.
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(Box<ServeArgs>),
+    /// Ask a running `serve` whether it is healthy: exit 0 on a 2xx answer, 1 on anything
+    /// else or no answer within --timeout. For container HEALTHCHECKs and exec probes in
+    /// images without curl or wget.
+    #[command(after_help = HEALTHCHECK_EXAMPLES)]
+    Healthcheck(HealthcheckArgs),
 }
 
 /// Format of the diagnostic log.
@@ -104,6 +109,15 @@ Pull paths, per scenario file ([pull] section):
 A probe may outlive the interval; at most --max-in-flight run per scenario, the rest are
 counted in otel_canary_probes_skipped_total. SIGTERM or Ctrl-C: no new probes, running ones
 get --shutdown-grace to finish, exit 0.";
+
+const HEALTHCHECK_EXAMPLES: &str = "Examples:
+  # serve's liveness on the default listen address (the image's HEALTHCHECK):
+  otel-canary healthcheck
+
+  # Readiness (200 once every scenario finished a probe; the 503 body names the others):
+  otel-canary healthcheck --url http://127.0.0.1:9464/-/ready --timeout 1s
+
+Exit codes: 0 a 2xx answer, 1 another status or no answer in time, 2 a bad --url.";
 
 const EMIT_EXAMPLES: &str = "Examples:
   # To a collector's OTLP/HTTP receiver (/v1/<signal> is appended):
@@ -659,6 +673,20 @@ pub struct ServeArgs {
     pub read: ReadArgs,
     #[command(flatten)]
     pub self_trace: SelfTraceArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct HealthcheckArgs {
+    /// The endpoint to ask (plain http://); any 2xx answer is healthy.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:9464/-/healthy",
+        value_name = "URL"
+    )]
+    pub url: String,
+    /// How long the whole exchange (connect, answer) may take.
+    #[arg(long, default_value = "2s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub timeout: Duration,
 }
 
 #[derive(Args, Debug)]

@@ -16,3 +16,7 @@ pub mod roundtrip;
 pub mod self_trace;
 pub mod serve;
 pub mod signal;
+
+/// What `--version` prints: the crate version, plus `git describe` when built from a git work
+/// tree of this crate or the `OTEL_CANARY_VERSION` given at build time (see build.rs).
+pub const VERSION: &str = env!("OTEL_CANARY_VERSION");

@@ -344,3 +344,46 @@ fn bad_serve_input_exits_2_naming_the_input() {
     }
     drop(taken);
 }
+
+/// `--version`: the crate version, plus `git describe` of this work tree when built from one
+/// (build.rs); a build from a tarball prints the crate version alone.
+#[test]
+fn version_names_the_crate_version_and_the_git_describe() {
+    let out = run_bin(&["--version"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let line = stdout(&out);
+    let expected = format!("otel-canary {}", env!("CARGO_PKG_VERSION"));
+    assert!(line.starts_with(&expected), "{line}");
+
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(manifest)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let own_work_tree = git(&["rev-parse", "--show-toplevel"])
+        .and_then(|top| std::path::Path::new(&top).canonicalize().ok())
+        == manifest.canonicalize().ok();
+    if own_work_tree && let Some(head) = git(&["rev-parse", "--short=7", "HEAD"]) {
+        // describe is `<tag>-<n>-g<hash>` or the bare hash; either way HEAD's hash is in it,
+        // unless HEAD is exactly a tag, when the tag is.
+        let tag = git(&["describe", "--tags", "--exact-match"]);
+        let shown = line.trim();
+        assert!(
+            shown.contains(&head) || tag.is_some_and(|t| shown.contains(&t)),
+            "built from git at {head}, but --version says {shown}"
+        );
+        assert!(shown.ends_with(')'), "{shown}");
+    } else {
+        assert_eq!(
+            line.trim(),
+            expected,
+            "no git work tree: the crate version alone"
+        );
+    }
+}

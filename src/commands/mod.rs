@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod doctor;
 pub mod emit;
+pub mod healthcheck;
 pub mod lab;
 pub mod run;
 pub mod serve;
@@ -23,5 +24,6 @@ pub async fn run(cli: Cli) -> Result<u8, ConfigError> {
         Command::Demo(args) => demo::run(&args).await,
         Command::Doctor(args) => doctor::run(&args, &env).await,
         Command::Serve(args) => serve::run(&args, &env).await,
+        Command::Healthcheck(args) => healthcheck::run(&args).await,
     }
 }
