@@ -61,10 +61,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(otel_canary::commands::run(cli));
+    // A panic is a bug, but the exit code stays one of 0/1/2 (never Rust's 101): the
+    // canary could not do its job, which scripts read like a configuration error.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(otel_canary::commands::run(cli))
+    }));
     // Dropping the runtime would wait for blocking work still running, such as a name lookup
     // a deadline gave up on (`doctor` promises an answer in under 3 s); do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    let Ok(result) = result else {
+        eprintln!(
+            "error: otel-canary hit an internal error (a bug; the message above says where): no \
+             verdict"
+        );
+        return ExitCode::from(2);
+    };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -13,6 +13,11 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// A read the deadline abandons after running less than this, just after the backend
+/// answered "not there", does not turn the verdict into "no answer": the last look before the
+/// deadline is scheduled a gap before it, and a busy machine can make it late.
+pub const ABANDONED_GRACE: Duration = Duration::from_secs(1);
+
 /// How reads are spaced.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PollPolicy {
@@ -169,9 +174,14 @@ where
         let outcome = match tokio::time::timeout_at(deadline, read()).await {
             Ok(o) => o,
             Err(_) => {
-                // Still running at the deadline: abandoned, and it never answered.
-                unanswered += 1;
-                last = LastRead::Unanswered;
+                // Still running at the deadline: abandoned. A read the deadline cut short right
+                // after the backend answered "not there" says nothing new; one that ran long
+                // is a backend that stopped answering.
+                let ran = deadline.saturating_duration_since(start);
+                if !(last == LastRead::NotThere && ran < ABANDONED_GRACE) {
+                    unanswered += 1;
+                    last = LastRead::Unanswered;
+                }
                 break;
             }
         };

@@ -623,7 +623,18 @@ async fn tenant_required_then_given() {
     )
     .await;
     assert_eq!(code, Some(0), "{doc:#}");
-    assert_eq!(target(&doc, "log")["check"], "HTTP 204 No Content");
+    // Loki answers an empty push 422, which says the path takes OTLP logs.
+    assert_eq!(
+        target(&doc, "log")["check"],
+        "HTTP 422 Unprocessable Entity: error at least one valid stream is required for ingestion"
+    );
+    assert!(
+        target(&doc, "log")["message"]
+            .as_str()
+            .unwrap()
+            .contains("Loki takes OTLP logs here"),
+        "{doc:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

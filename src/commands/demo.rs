@@ -115,11 +115,14 @@ pub async fn run(args: &DemoArgs) -> Result<u8, ConfigError> {
             } else {
                 "demo FAILED: see above.\n"
             });
-            print!("{human}");
+            super::write_report(&human);
         }
         Output::Json => {
             let doc = json!({"schema": "otel-canary/demo/v2", "ok": all_ok, "runs": runs});
-            println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+            super::write_report(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&doc).expect("json")
+            ));
         }
     }
     Ok(if all_ok { 0 } else { 1 })

@@ -105,6 +105,6 @@ pub async fn run(args: &DoctorArgs, env: &EnvSnapshot) -> Result<u8, ConfigError
         Output::Human => doctor_human::render(&report),
         Output::Json => doctor_json::render(&report),
     };
-    print!("{text}");
+    super::write_report(&text);
     Ok(if report.ok { 0 } else { 1 })
 }

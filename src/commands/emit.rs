@@ -167,6 +167,6 @@ pub async fn run(args: &EmitArgs, env: &EnvSnapshot) -> Result<u8, ConfigError> 
         Output::Human => emit_human::render(&report),
         Output::Json => emit_json::render(&report),
     };
-    print!("{text}");
+    super::write_report(&text);
     Ok(if report.ok() { 0 } else { 1 })
 }

@@ -31,9 +31,10 @@ pub async fn run(args: &HealthcheckArgs) -> Result<u8, ConfigError> {
     let uri = parse_url(&args.url)?;
     let health = check(&uri, args.timeout).await;
     match &health {
-        Health::Healthy { status, body } => {
-            println!("healthy: {uri} answered {status}{}", quote(body))
-        }
+        Health::Healthy { status, body } => super::write_report(&format!(
+            "healthy: {uri} answered {status}{}\n",
+            quote(body)
+        )),
         Health::Unhealthy { status, body } => {
             eprintln!("unhealthy: {uri} answered {status}{}", quote(body))
         }

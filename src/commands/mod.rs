@@ -14,6 +14,14 @@ use crate::cli::{Cli, Command};
 use crate::config::ConfigError;
 use crate::config::env::EnvSnapshot;
 
+/// Writes a report to stdout. A reader that went away (`otel-canary run | head`) is not an
+/// error of the canary's: the verdict still decides the exit code, and nothing panics.
+pub fn write_report(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<u8, ConfigError> {
     let env = EnvSnapshot::from_process();

@@ -344,7 +344,7 @@ pub async fn run(args: &RunArgs, env: &EnvSnapshot) -> Result<u8, ConfigError> {
         RunOutput::Json => run_json::render(&report),
         RunOutput::Junit => run_junit::render(&report),
     };
-    print!("{text}");
+    super::write_report(&text);
     if let Some(st) = &prepared.self_trace {
         st.finish(SELF_TRACE_GRACE).await;
         if st.dropped() > 0 {

@@ -88,6 +88,13 @@ fn hint_for(export: &ExportOutcome, error: &ExportError) -> String {
                 "{at} speaks gRPC (HTTP/2 without TLS), not {protocol}: use --protocol grpc, or \
                  the collector's OTLP/HTTP port (usually 4318)"
             ),
+            (Some(PortSpeaks::Http1), _) if error.port_backend.as_deref() == Some("loki") => {
+                format!(
+                    "{at} is Loki, which has no OTLP gRPC receiver: send logs with --protocol \
+                     http/protobuf to http://{at}/otlp (Loki takes OTLP at /otlp/v1/logs), or \
+                     through a collector's gRPC port (usually 4317)"
+                )
+            }
             (Some(PortSpeaks::Http1), _) => format!(
                 "{at} speaks OTLP/HTTP (HTTP/1.1), not gRPC: use --protocol http/protobuf, or \
                  the collector's gRPC port (usually 4317)"

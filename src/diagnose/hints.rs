@@ -177,6 +177,13 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
     }
 }
 
+/// Whether a TLS error's text names one of these reasons (rustls writes `Expired`,
+/// `NotValidForName`, `UnknownIssuer`).
+fn tls_says(message: &str, any: &[&str]) -> bool {
+    let m = message.to_ascii_lowercase();
+    any.iter().any(|w| m.contains(w))
+}
+
 fn query_hint(c: &HintContext<'_>) -> String {
     let b = c.backend;
     let url = c.backend_url;
@@ -192,6 +199,7 @@ fn query_hint(c: &HintContext<'_>) -> String {
             "{b} refused the credentials: check --read-user/OTEL_CANARY_READ_PASSWORD or \
              OTEL_CANARY_READ_TOKEN"
         ),
+        (_, Some(300..=399)) => format!("{url} {}", e.message),
         (_, Some(404)) => format!(
             "{url} has no such API path: is it the {b} query port? (Mimir: --mimir adds \
              /prometheus; Prometheus/VictoriaMetrics: --prometheus)"
@@ -217,6 +225,36 @@ fn query_hint(c: &HintContext<'_>) -> String {
             format!("nothing listens at {url}: is {b} running and is this its query port?")
         }
         (ErrorClass::Dns, _) => format!("the host of {url} does not resolve"),
+        (ErrorClass::TlsHandshake, _)
+            if tls_says(&e.message, &["expired", "notvalidyet", "not valid yet"]) =>
+        {
+            format!(
+                "TLS with {url} failed: the server's certificate has expired (or is not valid yet): \
+             renew it, or check the clock ({})",
+                e.message
+            )
+        }
+        (ErrorClass::TlsHandshake, _)
+            if tls_says(
+                &e.message,
+                &["notvalidforname", "not valid for name", "not valid for"],
+            ) =>
+        {
+            format!(
+                "TLS with {url} failed: the server's certificate is not valid for this host name: use \
+             the name the certificate was issued for, or reissue it with this one ({})",
+                e.message
+            )
+        }
+        (ErrorClass::TlsHandshake, _)
+            if tls_says(&e.message, &["unknownissuer", "unknown issuer"]) =>
+        {
+            format!(
+                "TLS with {url} failed: the server's certificate is signed by an unknown authority: \
+             give its CA with --read-ca-cert ({})",
+                e.message
+            )
+        }
         (ErrorClass::TlsHandshake, _) => format!(
             "TLS with {url} failed: a plain-text port, or an untrusted certificate \
              (--read-ca-cert)"
@@ -224,6 +262,16 @@ fn query_hint(c: &HintContext<'_>) -> String {
         (ErrorClass::ProtocolMismatch, _) => {
             format!("{url} does not speak HTTP as expected: is it the {b} query port?")
         }
+        (ErrorClass::Body, _) if e.message.starts_with("an HTML page answered") => format!(
+            "{}: a login page, a proxy or Grafana's UI in front of the API? Point the read URL \
+             at {b}'s own HTTP API (or, behind an auth proxy, give its credentials with \
+             --read-token-file / --read-user)",
+            e.message
+        ),
+        (ErrorClass::Body, _) if e.message.contains("larger than") => format!(
+            "{url} answered more than a reader accepts ({}): is it {b}'s query API?",
+            e.message
+        ),
         (ErrorClass::Body, _) => format!("{b}'s answer made no sense: {}", e.message),
         _ => format!("{b} could not be queried: {}", e.message),
     }

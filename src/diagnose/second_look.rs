@@ -4,7 +4,7 @@
 //! port) instead of a bare `transport`.
 
 use super::error_class::ErrorClass;
-use super::sniff::{PortSpeaks, port_speaks, sniff_plain, tls_refusal};
+use super::sniff::{PortSpeaks, is_loki, port_speaks, sniff_plain, tls_refusal};
 use crate::emit::outcome::ExportError;
 use std::sync::Arc;
 use url::Url;
@@ -22,6 +22,16 @@ pub async fn sharpen(
         error.message.push_str(f.note());
         error.class = f.class;
         error.port_speaks = Some(f.port_speaks);
+        if f.port_speaks == PortSpeaks::Http1 && grpc {
+            let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+            let port = url.port_or_known_default().unwrap_or(0);
+            if is_loki(host, port).await {
+                error
+                    .message
+                    .push_str("; it is Loki, which has no OTLP gRPC receiver");
+                error.port_backend = Some("loki".into());
+            }
+        }
     }
     if let (ErrorClass::Transport, Some(config)) = (error.class, tls) {
         let host = url.host_str().unwrap_or_default();

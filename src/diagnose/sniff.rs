@@ -70,6 +70,36 @@ pub async fn sniff_plain(host: &str, port: u16) -> Option<PortSpeaks> {
         .flatten()
 }
 
+/// Whether the plain-HTTP port at `host:port` is Loki: its build-info path answers 200 with a
+/// `version` (Loki has no OTLP gRPC receiver, so gRPC sent there needs its own advice).
+pub async fn is_loki(host: &str, port: u16) -> bool {
+    let probe = async {
+        let mut tcp = TcpStream::connect((host, port)).await.ok()?;
+        let req = format!(
+            "GET /loki/api/v1/status/buildinfo HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        );
+        tcp.write_all(req.as_bytes()).await.ok()?;
+        let mut answer = Vec::with_capacity(1024);
+        let mut buf = [0u8; 1024];
+        while answer.len() < 8192 {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+        Some(answer)
+    };
+    let Some(answer) = tokio::time::timeout(SNIFF_TIMEOUT, probe)
+        .await
+        .ok()
+        .flatten()
+    else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&answer);
+    text.starts_with("HTTP/1.1 200") && text.contains("\"version\"") && !text.contains("\"status\"")
+}
+
 /// What Go, nginx and Apache answer a plain HTTP request on a TLS port with (a 400).
 const HTTPS_ONLY: [&[u8]; 3] = [
     b"Client sent an HTTP request to an HTTPS server",

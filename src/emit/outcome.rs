@@ -55,6 +55,9 @@ pub struct ExportError {
     /// ambiguous; the hint builds its advice on it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port_speaks: Option<PortSpeaks>,
+    /// The backend the second look recognised on the port (`loki`), when it tells the fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_backend: Option<String>,
 }
 
 impl ExportError {
@@ -63,6 +66,7 @@ impl ExportError {
             class,
             message: message.into(),
             port_speaks: None,
+            port_backend: None,
         }
     }
 }

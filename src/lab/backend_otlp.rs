@@ -2,7 +2,8 @@
 //! stricter and terser than a collector: the Content-Type must match exactly (so
 //! `application/json; charset=utf-8` is refused), errors are a protobuf `google.rpc.Status`
 //! sent as `application/octet-stream`, and success is an empty body without a Content-Type
-//! (Loki 204, Mimir 200). What they accept lands in the same store as the receivers' data.
+//! (Loki 204, Mimir 200; Loki answers a push with no log record 422). What they accept lands
+//! in the same store as the receivers' data.
 
 use super::LabState;
 use super::http_util::{Incoming, empty, respond};
@@ -14,6 +15,9 @@ use crate::signal::Signal;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use prost::Message;
+
+/// Loki's answer to an OTLP push without a single log record (422).
+pub const LOKI_EMPTY_PUSH: &str = "error at least one valid stream is required for ingestion";
 
 /// Which backend's rules apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +95,11 @@ pub async fn ingest(state: &LabState, backend: Backend, inc: Incoming) -> Respon
             return status_answer(StatusCode::BAD_REQUEST, code, &msg);
         }
     };
+    if backend == Backend::Loki && super::pipeline::item_count(&payload) == 0 {
+        // Loki 3.6 refuses a push with no log record in it (an empty probe, such as
+        // doctor's): shared/fixtures/loki/otlp-logs-empty-*.
+        return status_answer(StatusCode::UNPROCESSABLE_ENTITY, 0, LOKI_EMPTY_PUSH);
+    }
     let fault = state.faults.get(signal);
     if !fault.delay.is_zero() {
         tokio::time::sleep(fault.delay).await;

@@ -270,7 +270,10 @@ impl RoundTrip {
         let started = Instant::now();
         let baselines = async {
             match &self.derived {
-                Some(d) => d.baselines(self.read.query_timeout.value).await,
+                Some(d) => {
+                    d.baselines(post_mortem::PRE_PROBE_BUDGET.min(self.read.query_timeout.value))
+                        .await
+                }
                 None => derived::Baselines::default(),
             }
         };

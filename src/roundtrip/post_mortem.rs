@@ -28,8 +28,23 @@ pub(super) struct PagesBefore {
     tempo: Option<Result<Snapshot, QueryError>>,
 }
 
+/// Reads before the probe (the pipeline's pages, derived counters' baselines) may take this
+/// long: they delay every probe, and a hung page must not hold it.
+pub(super) const PRE_PROBE_BUDGET: Duration = Duration::from_millis(500);
+
 async fn snapshot(reader: Option<&SelfMetricsReader>) -> Option<Result<Snapshot, QueryError>> {
-    Some(reader?.snapshot().await)
+    let reader = reader?;
+    Some(
+        tokio::time::timeout(PRE_PROBE_BUDGET, reader.snapshot())
+            .await
+            .unwrap_or_else(|_| {
+                Err(QueryError {
+                    class: crate::diagnose::error_class::ErrorClass::Timeout,
+                    status: None,
+                    message: format!("no answer within {PRE_PROBE_BUDGET:?}"),
+                })
+            }),
+    )
 }
 
 /// One component's finding from its page before and after, or why there is none.

@@ -452,10 +452,12 @@ pub fn export_verdict(c: &ExportCheck, findings: &[PortFinding], budget: &Budget
     let (s, p) = (t.signal, t.protocol.value);
     let f = finding(findings, &t.url.value);
     let target = shown(&t.url.value, p);
+    // Loki's 422 to an empty push means the path takes OTLP logs (`path_answer`).
     let accepted = c.attempt.as_ref().is_some_and(|a| {
         a.error
             .as_ref()
             .is_none_or(|e| e.class == ErrorClass::PartialSuccess)
+            || super::http_probe::path_answer(a).1 == PathAnswer::Accepts
     });
     let check = c.attempt.as_ref().map(|a| attempt_summary(a, t));
     let (ok, reason, message) = if accepted {
@@ -463,11 +465,19 @@ pub fn export_verdict(c: &ExportCheck, findings: &[PortFinding], budget: &Budget
             true,
             None,
             format!(
-                "your {} go to {target} (chosen by {}) over {}: an empty export was accepted \
-                 there ({})",
+                "your {} go to {target} (chosen by {}) over {}: {} ({})",
                 s.plural(),
                 t.url.source,
                 over(p),
+                if c.attempt.as_ref().is_some_and(|a| a.error.is_some()
+                    && a.error
+                        .as_ref()
+                        .is_some_and(|e| e.class != ErrorClass::PartialSuccess))
+                {
+                    "Loki takes OTLP logs here (it refuses only the empty export, as it does every push without a log record)"
+                } else {
+                    "an empty export was accepted there"
+                },
                 check.as_deref().unwrap_or("")
             ),
         )

@@ -48,6 +48,9 @@ pub struct HttpFindings {
     pub error: Option<String>,
 }
 
+/// Loki's words for an OTLP push without a log record.
+const LOKI_EMPTY_PUSH: &str = "at least one valid stream is required for ingestion";
+
 /// Sorts an OTLP/HTTP export attempt into a path answer.
 pub fn path_answer(a: &Attempt) -> (Option<u16>, PathAnswer, Option<String>) {
     let status = match &a.response {
@@ -59,6 +62,9 @@ pub fn path_answer(a: &Attempt) -> (Option<u16>, PathAnswer, Option<String>) {
         (None, Some(_)) => PathAnswer::Accepts,
         (Some(e), Some(_)) if e.class == ErrorClass::PartialSuccess => PathAnswer::Accepts,
         (Some(e), Some(_)) if e.class == ErrorClass::Body => PathAnswer::NotOtlp,
+        // Loki refuses an empty push (no log record) with 422 and this Status: the path does
+        // take OTLP logs (shared/fixtures/loki/otlp-logs-empty-*).
+        (Some(e), Some(422)) if e.message.contains(LOKI_EMPTY_PUSH) => PathAnswer::Accepts,
         (Some(_), Some(401 | 403)) => PathAnswer::NeedsAuth,
         (Some(_), Some(404)) => PathAnswer::NotFound,
         (Some(_), Some(405)) => PathAnswer::MethodNotAllowed,
