@@ -142,6 +142,9 @@ pub enum LastRead {
 pub struct Polled<T, E> {
     pub end: PollEnd<T, E>,
     pub queries: u32,
+    /// When each read started, seconds after the reference instant: how the poll found it
+    /// (the HTML report draws them as ticks).
+    pub reads: Vec<f64>,
 }
 
 /// Reads until visible, refused, or `deadline`. The first read starts at once; `since` is the
@@ -165,12 +168,14 @@ where
     let mut last_error = None;
     let mut unanswered = 0;
     let mut last = LastRead::None;
+    let mut reads = Vec::new();
     loop {
         let start = Instant::now();
         if start >= deadline {
             break;
         }
         queries += 1;
+        reads.push(secs(start));
         let outcome = match tokio::time::timeout_at(deadline, read()).await {
             Ok(o) => o,
             Err(_) => {
@@ -196,6 +201,7 @@ where
                 return Polled {
                     end: PollEnd::Found(v, vis),
                     queries,
+                    reads,
                 };
             }
             Read::Refused(error) => {
@@ -205,6 +211,7 @@ where
                         after: secs(end),
                     },
                     queries,
+                    reads,
                 };
             }
             Read::NotYet(what) => {
@@ -251,6 +258,7 @@ where
             last,
         },
         queries,
+        reads,
     }
 }
 

@@ -97,6 +97,15 @@ impl Probe {
         }
     }
 
+    /// Seconds since the probe began (wall clock; zero if the clock stepped back): the shared
+    /// axis every lane of a waterfall is drawn on.
+    pub fn seconds_since_start(&self) -> f64 {
+        SystemTime::now()
+            .duration_since(self.started_at)
+            .unwrap_or(Duration::ZERO)
+            .as_secs_f64()
+    }
+
     /// The trace id as 32 lowercase hex digits, as Loki and TraceQL results show it.
     pub fn trace_id_hex(&self) -> String {
         hex(&self.trace_id)

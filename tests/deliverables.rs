@@ -77,6 +77,7 @@ fn outcome(signal: Signal, hops: Vec<Hop>) -> SignalOutcome {
     let mut o = SignalOutcome {
         signal,
         emitter: Emitter::Wire,
+        sent_at: 0.0,
         status: Status::Skipped,
         reason: None,
         hint: None,

@@ -274,8 +274,9 @@ impl DerivedChecks {
         })
         .await;
         let queries = Some(polled.queries);
+        let reads = polled.reads.clone();
         let from = before.map_or("no series".to_string(), |b| b.to_string());
-        match polled.end {
+        let hop = match polled.end {
             PollEnd::Found(v, vis) => Hop {
                 seconds: Some(vis.estimate()),
                 visible_after: Some(vis.after),
@@ -338,7 +339,8 @@ impl DerivedChecks {
                     ..Hop::failed(name, reason, detail)
                 }
             }
-        }
+        };
+        Hop { reads, ..hop }
     }
 
     /// After a counter never rose: does the metric exist at all, and for whom?
@@ -400,7 +402,8 @@ impl DerivedChecks {
         })
         .await;
         let queries = Some(polled.queries);
-        match polled.end {
+        let reads = polled.reads.clone();
+        let hop = match polled.end {
             PollEnd::Found(MetricsSeen { series, max }, vis) => Hop {
                 seconds: Some(vis.estimate()),
                 visible_after: Some(vis.after),
@@ -459,7 +462,8 @@ impl DerivedChecks {
                     ..Hop::failed(name, reason, detail)
                 }
             }
-        }
+        };
+        Hop { reads, ..hop }
     }
 }
 

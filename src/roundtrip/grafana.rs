@@ -507,6 +507,9 @@ impl RoundTrip {
         })
         .await;
         let queries = Some(polled.queries);
+        // On the axis of the other hops: seconds after the export ack.
+        let shift = started.saturating_duration_since(window.ack).as_secs_f64();
+        let reads: Vec<f64> = polled.reads.iter().map(|r| r + shift).collect();
         let verdict = match polled.end {
             PollEnd::Found(seen, vis) => {
                 let mut detail = format!(
@@ -519,6 +522,7 @@ impl RoundTrip {
                 }
                 return Ok(Hop {
                     queries,
+                    reads,
                     detail: Some(g.clean(&detail)),
                     ..Hop::ok(HopName::Grafana, vis.query_seconds)
                 });
@@ -565,6 +569,7 @@ impl RoundTrip {
         };
         let (mut hop, hint) = fail(verdict);
         hop.queries = queries;
+        hop.reads = reads;
         Err((hop, hint))
     }
 

@@ -324,6 +324,7 @@ impl RoundTrip {
         cap: Option<Instant>,
     ) -> SignalOutcome {
         progress.event(signal, ProgressEvent::Exporting);
+        let sent_at = probe.seconds_since_start();
         let started = Instant::now();
         let export = self
             .exporter
@@ -334,6 +335,7 @@ impl RoundTrip {
         let mut out = SignalOutcome {
             signal,
             emitter: export.emitter,
+            sent_at,
             status: Status::Ok,
             reason: None,
             hint: None,
@@ -865,6 +867,19 @@ fn hops_from_poll<T>(
     export_seconds: f64,
     started: Instant,
 ) -> (Vec<Hop>, Option<T>, Option<Failure>) {
+    let reads = polled.reads.clone();
+    let (mut hops, seen, failure) = hops_of(polled, export_seconds, started);
+    if let Some(ingest) = hops.iter_mut().find(|h| h.hop == HopName::Ingest) {
+        ingest.reads = reads;
+    }
+    (hops, seen, failure)
+}
+
+fn hops_of<T>(
+    polled: Polled<T, QueryError>,
+    export_seconds: f64,
+    started: Instant,
+) -> (Vec<Hop>, Option<T>, Option<Failure>) {
     let queries = Some(polled.queries);
     match polled.end {
         PollEnd::Found(value, vis) => {
@@ -1008,6 +1023,14 @@ fn insert_before_total(hops: &mut Vec<Hop>, hop: Hop) {
 
 /// The search hop from its own poll.
 fn search_hop(polled: Polled<usize, QueryError>) -> Hop {
+    let reads = polled.reads.clone();
+    Hop {
+        reads,
+        ..search_hop_of(polled)
+    }
+}
+
+fn search_hop_of(polled: Polled<usize, QueryError>) -> Hop {
     let queries = Some(polled.queries);
     match polled.end {
         PollEnd::Found(_, vis) => Hop {

@@ -145,6 +145,10 @@ pub struct Hop {
     /// What to check when this hop failed, when the hop knows better than its signal's
     /// generic hint (derived hops); the signal's `hint` repeats the first failing hop's.
     pub hint: Option<String>,
+    /// When each of the hop's reads started, seconds after the export ack (the axis of
+    /// `visible_after`/`visible_by`): how the poll found it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<f64>,
 }
 
 impl Hop {
@@ -160,6 +164,7 @@ impl Hop {
             reason: None,
             detail: None,
             hint: None,
+            reads: Vec::new(),
         }
     }
 
@@ -233,6 +238,9 @@ pub struct SignalOutcome {
     pub signal: Signal,
     /// Which emitter sent it (`wire` or `sdk`).
     pub emitter: crate::config::emitter::Emitter,
+    /// Seconds after the probe began that this signal's export was sent: where its lane
+    /// starts on a waterfall shared by all signals.
+    pub sent_at: f64,
     pub status: Status,
     /// The first failing hop's reason.
     pub reason: Option<Reason>,
@@ -304,6 +312,8 @@ pub struct PullOutcome {
     pub hint: Option<String>,
     /// What the probe put out and where: the marker series and value, or the line's file.
     pub exposed: String,
+    /// Seconds after the probe began that the value was exposed (as `SignalOutcome::sent_at`).
+    pub sent_at: f64,
     pub read: Option<ReadView>,
     pub hops: Vec<Hop>,
     pub checks: Vec<Check>,

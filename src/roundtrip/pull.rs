@@ -101,6 +101,7 @@ impl RoundTrip {
         probe: &Probe,
         cap: Option<Instant>,
     ) -> PullOutcome {
+        let sent_at = probe.seconds_since_start();
         let started = Instant::now();
         set(probe.marker);
         let expose = started.elapsed().as_secs_f64();
@@ -108,6 +109,7 @@ impl RoundTrip {
             PullPath::Scrape,
             format!("{} = {}", check.selector.value, probe.marker),
             Hop::ok(HopName::Expose, expose),
+            sent_at,
         );
         let (backend, b) = match &self.read.metrics {
             Some((api, b)) => (api.as_str(), b),
@@ -154,6 +156,7 @@ impl RoundTrip {
         probe: &Probe,
         cap: Option<Instant>,
     ) -> PullOutcome {
+        let sent_at = probe.seconds_since_start();
         let started = Instant::now();
         let destination = check.destination.value.describe();
         let written = write_line(&check.destination.value, &line_json(scenario, probe));
@@ -168,6 +171,7 @@ impl RoundTrip {
                     Reason::ExposeFailed,
                     format!("cannot write to {destination}: {e}"),
                 ),
+                sent_at,
             );
             out.settle();
             out.hint = Some(format!(
@@ -177,7 +181,12 @@ impl RoundTrip {
             ));
             return out;
         }
-        let mut out = new_outcome(PullPath::LogLine, exposed, Hop::ok(HopName::Expose, expose));
+        let mut out = new_outcome(
+            PullPath::LogLine,
+            exposed,
+            Hop::ok(HopName::Expose, expose),
+            sent_at,
+        );
         let Some(b) = &self.read.loki else {
             return out;
         };
@@ -211,9 +220,10 @@ impl RoundTrip {
     }
 }
 
-fn new_outcome(path: PullPath, exposed: String, expose: Hop) -> PullOutcome {
+fn new_outcome(path: PullPath, exposed: String, expose: Hop, sent_at: f64) -> PullOutcome {
     PullOutcome {
         path,
+        sent_at,
         status: Status::Ok,
         reason: None,
         hint: None,

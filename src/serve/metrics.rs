@@ -376,6 +376,7 @@ mod tests {
         SignalOutcome {
             signal,
             emitter: Emitter::Wire,
+            sent_at: 0.0,
             status,
             reason,
             hint: None,
