@@ -645,6 +645,15 @@ pub struct RunArgs {
     pub output: RunOutput,
 }
 
+/// How `serve` spaces a probe's reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServeSchedule {
+    /// Learned from the scenario's recent probes, the one-shot rule after it.
+    Learned,
+    /// `run`'s rule: 20 % of the time waited, 40-490 ms apart.
+    OneShot,
+}
+
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// A scenario file, a shipped scenario's name, or a directory of *.toml scenarios
@@ -659,6 +668,12 @@ pub struct ServeArgs {
     /// finding them all busy is skipped and counted.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]
     pub max_in_flight: u32,
+    /// How each probe spaces its reads: `learned` plans them around where the scenario's
+    /// last probes became visible (one read at the ack, a few dense ones in that window, the
+    /// one-shot rule if the data is late): a finer estimate for a handful of queries.
+    /// `one-shot` uses `run`'s rule every time.
+    #[arg(long, default_value = "learned", value_enum, value_name = "SCHEDULE")]
+    pub schedule: ServeSchedule,
     /// Address of the HTTP server: `:9464` (every interface), `127.0.0.1:9464`, `[::1]:9464`.
     #[arg(long, default_value = ":9464", value_parser = parse_listen, value_name = "ADDR")]
     pub listen: std::net::SocketAddr,

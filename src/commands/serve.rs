@@ -1,7 +1,7 @@
 //! `otel-canary serve`: resolve every scenario exactly as `run` does, then hand them to the
 //! daemon (`crate::serve`) until SIGTERM or Ctrl-C.
 
-use crate::cli::{RunArgs, RunOutput, ServeArgs};
+use crate::cli::{RunArgs, RunOutput, ServeArgs, ServeSchedule};
 use crate::config::ConfigError;
 use crate::config::env::EnvSnapshot;
 use crate::config::pull::resolve_pull_target;
@@ -82,11 +82,16 @@ fn prepare_scenario(
     let setter_metrics = metrics.clone();
     let setter_name = name.clone();
     if let Some(sdk) = prepared.sdk_roundtrip.take() {
-        prepared.sdk_roundtrip = Some(sdk.overlapping(args.max_in_flight > 1));
+        prepared.sdk_roundtrip = Some(
+            sdk.overlapping(args.max_in_flight > 1)
+                .learning(args.schedule == ServeSchedule::Learned),
+        );
     }
+    let learn = args.schedule == ServeSchedule::Learned;
     prepared.roundtrip = prepared
         .roundtrip
         .overlapping(args.max_in_flight > 1)
+        .learning(learn)
         .with_pulls(
             &pulls,
             &name,

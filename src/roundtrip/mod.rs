@@ -30,7 +30,8 @@ use crate::diagnose::scan::ReadKind;
 use crate::emit::exporter::Exporter;
 use crate::emit::payload::MetricTag;
 use crate::emit::probe_emitter::ProbeEmitter;
-use crate::poll::{PollEnd, PollPolicy, Polled, Read, poll};
+use crate::poll::learned::Learned;
+use crate::poll::{PollEnd, PollPolicy, Polled, Read, poll_planned};
 use crate::probe::{Probe, hex};
 use crate::redact::redact_url;
 use crate::signal::Signal;
@@ -110,6 +111,8 @@ pub struct RoundTrip {
     /// The `grafana` hop, when a Grafana is configured.
     grafana: Option<grafana::GrafanaHop>,
     pub policy: PollPolicy,
+    /// Where recent probes became visible, when `serve` lets this round trip learn.
+    learned: Learned<(Signal, HopName)>,
 }
 
 fn client_for(read: &ReadTarget, backend: &Backend) -> Result<ReadClient, ConfigError> {
@@ -198,6 +201,7 @@ impl RoundTrip {
             assertions: Vec::new(),
             grafana,
             policy: PollPolicy::default(),
+            learned: Learned::off(),
         })
     }
 
@@ -210,6 +214,13 @@ impl RoundTrip {
                 reader: m.reader.with_later_markers(on),
             });
         }
+        self
+    }
+
+    /// Lets this round trip plan each probe's reads from where its recent probes became
+    /// visible (`serve`); a one-shot `run` has no past and uses the one-shot rule.
+    pub fn learning(mut self, on: bool) -> RoundTrip {
+        self.learned = if on { Learned::on() } else { Learned::off() };
         self
     }
 
@@ -493,10 +504,12 @@ impl RoundTrip {
         let (signal, backend) = (out.signal, view.backend);
         out.read = Some(view);
         let mut queries = 0;
-        let polled = poll(
+        let plan = self.learned.plan((signal, HopName::Ingest));
+        let polled = poll_planned(
             window.ack.into(),
             window.deadline.into(),
             self.policy,
+            &plan.offsets,
             || {
                 queries += 1;
                 progress.event(signal, ProgressEvent::Polling { backend, queries });
@@ -504,7 +517,12 @@ impl RoundTrip {
             },
         )
         .await;
-        let (hops, seen, failure) = hops_from_poll(polled, out.export.seconds(), window.started);
+        self.learned.record((signal, HopName::Ingest), &polled.end);
+        let (mut hops, seen, failure) =
+            hops_from_poll(polled, out.export.seconds(), window.started);
+        if let Some(ingest) = hops.iter_mut().find(|h| h.hop == HopName::Ingest) {
+            ingest.schedule = Some(plan.used);
+        }
         out.hops.extend(hops);
         (seen, failure)
     }
@@ -532,12 +550,18 @@ impl RoundTrip {
             let t = self.read.search_timeout.as_ref()?;
             let ack = window.ack;
             let deadline = window.limit(ack + t.value);
-            Some(
-                poll(ack.into(), deadline.into(), self.policy, || {
-                    reader.search(probe)
-                })
-                .await,
+            let plan = self.learned.plan((Signal::Trace, HopName::Search));
+            let polled = poll_planned(
+                ack.into(),
+                deadline.into(),
+                self.policy,
+                &plan.offsets,
+                || reader.search(probe),
             )
+            .await;
+            self.learned
+                .record((Signal::Trace, HopName::Search), &polled.end);
+            Some((polled, plan.used))
         };
         let by_id_then_derived = async {
             let (seen, failure) = self
@@ -547,7 +571,7 @@ impl RoundTrip {
                 match (&self.derived, &seen) {
                     (None, _) => Vec::new(),
                     (Some(d), Some(_)) => {
-                        d.verify(probe, window, self.policy, Some(reader), baselines)
+                        d.verify(probe, window, PollPolicy::DERIVED, Some(reader), baselines)
                             .await
                     }
                     (Some(d), None) => d.skipped(),
@@ -589,9 +613,10 @@ impl RoundTrip {
                 detail: Some("search check off (--no-search)".into()),
                 ..Hop::new(HopName::Search, Status::Skipped)
             },
-            Some(polled) => {
+            Some((polled, used)) => {
                 let mut h = search_hop(polled);
                 h.detail.get_or_insert_with(|| search_query(probe));
+                h.schedule = Some(used);
                 h
             }
         };

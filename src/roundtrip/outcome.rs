@@ -81,7 +81,7 @@ impl Serialize for Reason {
 }
 
 /// The measured segments of a signal's path (see docs/json-output.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HopName {
     Export,
@@ -149,6 +149,10 @@ pub struct Hop {
     /// `visible_after`/`visible_by`): how the poll found it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reads: Vec<f64>,
+    /// Which schedule placed the reads (`ingest` and `search`): the one-shot rule, or one
+    /// `serve` learned from earlier probes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<crate::poll::learned::ScheduleUsed>,
 }
 
 impl Hop {
@@ -165,6 +169,7 @@ impl Hop {
             detail: None,
             hint: None,
             reads: Vec::new(),
+            schedule: None,
         }
     }
 
