@@ -383,7 +383,7 @@ mod tests {
                 let ours = poll_backend(since, d, q, PollPolicy::default(), &[]).await;
                 let v = found(&ours);
                 let ds = d.as_secs_f64();
-                let bound = (0.1 * ds).min(0.25).max(0.025);
+                let bound = (0.1 * ds).clamp(0.025, 0.25);
                 assert!(
                     (v.estimate() - ds).abs() <= bound,
                     "D {ds}: estimate {} (bound {bound})",
