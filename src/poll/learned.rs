@@ -24,7 +24,7 @@ pub const MIN_HISTORY: usize = 3;
 pub const MAX_PLANNED: usize = 8;
 /// Dense reads per window: the window the newest probe fell in, then an older one.
 const PRIMARY_READS: usize = 4;
-const SECONDARY_READS: usize = 2;
+const SECONDARY_READS: usize = 3;
 /// Planned reads closer together than this are one read.
 const MERGE: f64 = 0.005;
 
@@ -78,10 +78,23 @@ impl Plan {
     }
 }
 
-/// The recent visibility times of one signal's hop (seconds after the ack), newest last.
+/// The recent visibility intervals of one signal's hop (seconds after the ack), newest last.
 #[derive(Clone, Debug, Default)]
 pub struct History {
-    seen: VecDeque<f64>,
+    seen: VecDeque<Seen>,
+}
+
+/// Where one probe became visible: the truth lay in [after, by].
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Seen {
+    after: f64,
+    by: f64,
+}
+
+impl Seen {
+    fn estimate(&self) -> f64 {
+        (self.after + self.by) / 2.0
+    }
 }
 
 impl History {
@@ -90,7 +103,10 @@ impl History {
         if self.seen.len() == HISTORY {
             self.seen.pop_front();
         }
-        self.seen.push_back(v.estimate().max(0.0));
+        self.seen.push_back(Seen {
+            after: v.after.max(0.0),
+            by: v.by.max(v.after).max(0.0),
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -107,7 +123,7 @@ impl History {
             return Plan::one_shot();
         }
         let clusters = clusters(&self.seen);
-        let newest = *self.seen.back().expect("not empty");
+        let newest = self.seen.back().expect("not empty").estimate();
         let primary = clusters
             .iter()
             .position(|c| c.contains(newest))
@@ -117,28 +133,31 @@ impl History {
             .seen
             .iter()
             .rev()
-            .find(|v| !clusters[primary].contains(**v))
-            .and_then(|v| clusters.iter().position(|c| c.contains(*v)));
+            .map(Seen::estimate)
+            .find(|v| !clusters[primary].contains(*v))
+            .and_then(|v| clusters.iter().position(|c| c.contains(v)));
 
         let mut at = vec![0.0];
         let mut windows = Vec::new();
         for (i, reads) in [(Some(primary), PRIMARY_READS), (secondary, SECONDARY_READS)] {
             let Some(i) = i else { continue };
-            let c = &clusters[i];
-            windows.push([c.lo, c.hi]);
-            at.extend(dense(c, reads));
+            let w = clusters[i].window(&self.seen);
+            windows.push([w.0, w.1]);
+            at.extend(dense(w, reads));
         }
-        // Sparse reads before the earliest window: earlier data is caught, coarsely.
-        let first = at[1..].iter().copied().fold(f64::INFINITY, f64::min);
-        for f in [0.25, 0.5] {
+        at.sort_by(f64::total_cmp);
+        at.dedup_by(|b, a| *b - *a < MERGE);
+        // Sparse reads before the earliest window, while the budget allows: earlier data is
+        // caught, coarsely.
+        let first = at.get(1).copied().unwrap_or(0.0);
+        for f in [0.5, 0.25] {
             let t = first * f;
-            if t >= 0.05 {
+            if t >= 0.05 && at.len() < MAX_PLANNED {
                 at.push(t);
             }
         }
         at.sort_by(f64::total_cmp);
-        at.dedup_by(|b, a| *b - *a < MERGE);
-        at.truncate(MAX_PLANNED);
+        debug_assert!(at.len() <= MAX_PLANNED);
         windows.sort_by(|a, b| a[0].total_cmp(&b[0]));
         Plan {
             offsets: at.iter().map(|s| Duration::from_secs_f64(*s)).collect(),
@@ -202,12 +221,24 @@ impl Cluster {
     fn contains(&self, v: f64) -> bool {
         self.lo <= v && v <= self.hi
     }
+
+    /// Where the next probe's truth is expected, from the intervals of this cluster's probes
+    /// (not their estimates, which carry each probe's error): the narrowest range that meets
+    /// every interval. Wide early intervals then do not widen it; narrow ones that disagree
+    /// (jitter) span their disagreement.
+    fn window(&self, seen: &VecDeque<Seen>) -> (f64, f64) {
+        let members = seen.iter().filter(|s| self.contains(s.estimate()));
+        let (latest_after, earliest_by) = members.fold((0.0f64, f64::INFINITY), |(a, b), s| {
+            (a.max(s.after), b.min(s.by))
+        });
+        (latest_after.min(earliest_by), latest_after.max(earliest_by))
+    }
 }
 
-/// Groups sorted values where neighbours are within max(50 ms, 25 %) of each other: a 2 s
+/// Groups sorted estimates where neighbours are within max(50 ms, 25 %) of each other: a 2 s
 /// and a 10 s backend are two windows, a backend that flushes anywhere in 9-12 s is one.
-fn clusters(seen: &VecDeque<f64>) -> Vec<Cluster> {
-    let mut v: Vec<f64> = seen.iter().copied().collect();
+fn clusters(seen: &VecDeque<Seen>) -> Vec<Cluster> {
+    let mut v: Vec<f64> = seen.iter().map(Seen::estimate).collect();
     v.sort_by(f64::total_cmp);
     let mut out: Vec<Cluster> = Vec::new();
     for x in v {
@@ -225,12 +256,13 @@ pub fn target_error(t: f64) -> f64 {
 }
 
 /// Reads across a window: a gap of 1.5x the target error (the midpoint is then within 0.75x
-/// of it, leaving room for the read's own time), from half a gap before it to half a gap
-/// after, spread wider when the window needs more than `reads`.
-fn dense(c: &Cluster, reads: usize) -> Vec<f64> {
-    let gap = 1.5 * target_error(c.lo);
-    let start = (c.lo - gap / 2.0).max(0.0);
-    let end = c.hi + gap / 2.0;
+/// of it, leaving room for the read's own time), from a gap and a half before it (a guard:
+/// data a little earlier than last time still gets a tight interval) to half a gap after,
+/// spread wider when the window needs more than `reads`.
+fn dense((lo, hi): (f64, f64), reads: usize) -> Vec<f64> {
+    let gap = 1.5 * target_error(lo);
+    let start = (lo - 1.5 * gap).max(0.0);
+    let end = hi + gap / 2.0;
     let needed = ((end - start) / gap - 1e-9).ceil() as usize + 1;
     let n = needed.clamp(2, reads);
     let step = (end - start) / (n - 1) as f64;
@@ -269,7 +301,7 @@ mod tests {
         };
         assert_eq!(planned[0], 0.0);
         assert_eq!(windows, &vec![[2.0, 2.0]]);
-        assert!(planned.len() <= 5, "{planned:?}");
+        assert!(planned.len() <= 6, "{planned:?}");
         // The pair straddles 2 s within the target error's 1.5x.
         let before = planned.iter().rev().find(|p| **p < 2.0).unwrap();
         let after = planned.iter().find(|p| **p > 2.0).unwrap();
@@ -277,6 +309,22 @@ mod tests {
             after - before <= 1.5 * target_error(2.0) + 1e-9,
             "{planned:?}"
         );
+    }
+
+    #[test]
+    fn wide_early_intervals_do_not_widen_the_window() {
+        let mut h = History::default();
+        for (after, by) in [(1.8, 2.2), (1.6, 2.05), (1.99, 2.01), (1.95, 2.3)] {
+            h.record(&Visibility {
+                after,
+                by,
+                query_seconds: 0.0,
+            });
+        }
+        let ScheduleUsed::Learned { windows, .. } = h.plan().used else {
+            panic!()
+        };
+        assert_eq!(windows, vec![[1.99, 2.01]]);
     }
 
     #[test]
