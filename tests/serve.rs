@@ -449,3 +449,69 @@ async fn live_state_does_not_grow_with_the_number_of_probes() {
     );
     eprintln!("RSS after 100 probes: {rss_early} KiB; after 5,000: {rss_late} KiB");
 }
+
+/// The learned schedule end to end: after a few probes of a log that takes 300 ms to become
+/// visible, serve's reports say the reads were learned, place a pair tight around 300 ms,
+/// and spend far fewer reads than `run`'s rule; `--schedule one-shot` keeps the rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_learns_where_the_data_becomes_visible() {
+    let lab = lab().await;
+    lab.state.faults.set(
+        Signal::Log,
+        SignalFault {
+            ingest_delay: Duration::from_millis(300),
+            ..Default::default()
+        },
+    );
+    let log_ingest = |last: &serde_json::Value| -> serde_json::Value {
+        let log = last["signals"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["signal"] == "log"))
+            .cloned()
+            .unwrap_or_default();
+        log["hops"]
+            .as_array()
+            .and_then(|h| h.iter().find(|h| h["hop"] == "ingest"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let serve = ServeProcess::start(&lab_args(&lab, &["--interval", "200ms", "--no-search"]));
+    metrics_until(&serve, Duration::from_secs(60), "6 probes", |p| {
+        sample(p, PROBES).is_some_and(|n| n >= 6.0)
+    })
+    .await;
+    let (_, body) = get(&serve.url("/api/v1/last?scenario=default")).await;
+    let last: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let ingest = log_ingest(&last);
+    assert_eq!(ingest["status"], "ok", "{ingest}");
+    assert_eq!(ingest["schedule"]["kind"], "learned", "{ingest}");
+    let queries = ingest["queries"].as_u64().unwrap();
+    assert!(queries <= 8, "{queries} reads: {ingest}");
+    let width = ingest["resolution"].as_f64().unwrap();
+    assert!(width <= 0.05, "interval {width} s wide: {ingest}");
+    let seconds = ingest["seconds"].as_f64().unwrap();
+    assert!(
+        (seconds - 0.3).abs() <= 0.05,
+        "estimate {seconds}: {ingest}"
+    );
+    drop(serve);
+
+    let serve = ServeProcess::start(&lab_args(
+        &lab,
+        &[
+            "--interval",
+            "200ms",
+            "--no-search",
+            "--schedule",
+            "one-shot",
+        ],
+    ));
+    metrics_until(&serve, Duration::from_secs(60), "4 probes", |p| {
+        sample(p, PROBES).is_some_and(|n| n >= 4.0)
+    })
+    .await;
+    let (_, body) = get(&serve.url("/api/v1/last?scenario=default")).await;
+    let last: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let ingest = log_ingest(&last);
+    assert_eq!(ingest["schedule"]["kind"], "one_shot", "{ingest}");
+}
