@@ -367,6 +367,9 @@ fn terminal_timeline(args: &RunArgs, report: &RunReport) -> Option<String> {
     if args.no_timeline || !std::io::stdout().is_terminal() {
         return None;
     }
-    let (terminal_size::Width(w), _) = terminal_size::terminal_size_of(std::io::stdout())?;
-    timeline::render(report, usize::from(w))
+    // A pseudo-terminal may report no size (`script`, some CI runners): then $COLUMNS.
+    let width = terminal_size::terminal_size_of(std::io::stdout())
+        .map(|(terminal_size::Width(w), _)| usize::from(w))
+        .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())?;
+    timeline::render(report, width)
 }

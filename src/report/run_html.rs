@@ -281,7 +281,7 @@ fn why_row(lane: &PlacedLane<'_>, h: &Hop) -> Markup {
                 div.why-box {
                     p.reason { span.label { "reason: " } code { (h.reason.map(|r| r.as_str()).unwrap_or("failed")) } }
                     @if let Some(w) = words {
-                        p.detail { span.label { "the backend said: " } span.mono { (w) } }
+                        p.detail { span.label { "detail: " } span.mono { (w) } }
                     }
                     @if let Some(hint) = hint {
                         p.hint { span.label { "hint: " } (hint) }
@@ -290,6 +290,14 @@ fn why_row(lane: &PlacedLane<'_>, h: &Hop) -> Markup {
             }
         }
     }
+}
+
+/// `total` fails because an earlier hop did: it has nothing of its own to explain.
+fn has_why(lane: &PlacedLane<'_>, h: &Hop) -> bool {
+    h.reason.is_some()
+        || h.detail.is_some()
+        || h.hint.is_some()
+        || (lane.lane.hint.is_some() && first_failed(lane) == Some(h.hop))
 }
 
 fn first_failed(lane: &PlacedLane<'_>) -> Option<HopName> {
@@ -334,6 +342,9 @@ pub fn lane(lane: &PlacedLane<'_>, scale: &Scale) -> Markup {
                             td.bar { (row_svg(lane, row, scale)) }
                             td.time {
                                 (hop_time(row.hop))
+                                @if let (None, Bar::Polled { from, to }) = (row.hop.seconds, row.bar) {
+                                    "polled for " (fmt_seconds(to - from))
+                                }
                                 @if let Some(q) = row.hop.queries {
                                     br; span.note { (q) (if q == 1 { " read" } else { " reads" }) }
                                 }
@@ -342,7 +353,7 @@ pub fn lane(lane: &PlacedLane<'_>, scale: &Scale) -> Markup {
                                 @if let Some(d) = detail_of(lane, row.hop) { (d) }
                             }
                         }
-                        @if row.hop.status == Status::Failed {
+                        @if row.hop.status == Status::Failed && has_why(lane, row.hop) {
                             (why_row(lane, row.hop))
                         }
                     }
