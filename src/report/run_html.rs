@@ -18,6 +18,8 @@ use maud::{DOCTYPE, Markup, html};
 pub const BAR_WIDTH: f64 = 560.0;
 /// The height of one hop's row.
 const ROW_HEIGHT: f64 = 24.0;
+/// Room right of the axis end for the failure cross and the last axis label.
+const SVG_WIDTH: f64 = BAR_WIDTH + 24.0;
 
 /// The page's style sheet: inline, so the file needs nothing else. Colours come with a
 /// second cue (a glyph, a word, a hatch or an outline) so no state is told by colour alone.
@@ -43,7 +45,7 @@ table { border-collapse: collapse; }
 table.facts td, table.facts th { text-align: left; padding: 2px 12px 2px 0; vertical-align: top; }
 table.facts th { color: var(--muted); font-weight: normal; white-space: nowrap; }
 table.waterfall { width: 100%; table-layout: fixed; }
-col.c-hop { width: 128px; } col.c-result { width: 96px; } col.c-bar { width: 584px; }
+col.c-hop { width: 128px; } col.c-result { width: 96px; } col.c-bar { width: 596px; }
 col.c-time { width: 190px; } col.c-detail { width: auto; }
 table.waterfall th { text-align: left; color: var(--muted); font-weight: normal; font-size: 12px; padding: 0 8px 2px 0; }
 table.waterfall td { padding: 1px 8px 1px 0; vertical-align: middle; }
@@ -125,11 +127,11 @@ pub fn defs() -> Markup {
 /// The axis above a waterfall: gridlines with their times.
 fn axis(scale: &Scale) -> Markup {
     html! {
-        svg.axis width=(BAR_WIDTH + 12.0) height="18" role="img"
+        svg.axis width=(SVG_WIDTH) height="18" role="img"
             aria-label=(format!("time axis from 0 to {}", fmt_seconds(scale.end))) {
             @for g in scale.gridlines() {
                 @let x = scale.x(g, BAR_WIDTH);
-                @let anchor = if g == 0.0 { "start" } else if x >= BAR_WIDTH - 1.0 { "end" } else { "middle" };
+                @let anchor = if g == 0.0 { "start" } else { "middle" };
                 text.axis-label x=(format!("{x:.1}")) y="13" text-anchor=(anchor) { (axis_label(g, scale.step)) }
             }
         }
@@ -205,7 +207,7 @@ fn row_svg(lane: &PlacedLane<'_>, row: &Row<'_>, scale: &Scale) -> Markup {
     let total = row.hop.hop == HopName::Total;
     let cross_at = row.bar.end().unwrap_or(lane.ack);
     html! {
-        svg width=(BAR_WIDTH + 12.0) height=(ROW_HEIGHT) role="img"
+        svg width=(SVG_WIDTH) height=(ROW_HEIGHT) role="img"
             aria-label=(row_title(&lane.label, row)) {
             title { (row_title(&lane.label, row)) }
             @for g in scale.gridlines() {
@@ -704,6 +706,34 @@ mod tests {
         assert!(html.contains("exit status 1"));
         // The estimate: a diamond for the trace's ingest interval.
         assert_eq!(html.matches(r#"class="estimate""#).count(), 1 + 1);
+    }
+
+    #[test]
+    fn pull_paths_are_lanes_of_their_own() {
+        use crate::roundtrip::outcome::{PullOutcome, PullPath};
+        let mut r = hostile();
+        let mut ingest = Hop::ok(HopName::Ingest, 1.5);
+        ingest.visible_after = Some(1.0);
+        ingest.visible_by = Some(2.0);
+        ingest.reads = vec![0.0, 1.0, 1.9];
+        r.pulls.push(PullOutcome {
+            path: PullPath::Scrape,
+            status: Status::Ok,
+            reason: None,
+            hint: None,
+            exposed: "otel_canary_scrape_marker{scenario=\"default\"} = 17".into(),
+            sent_at: 0.2,
+            read: None,
+            hops: vec![Hop::ok(HopName::Expose, 0.0001), ingest],
+            checks: Vec::new(),
+            clues: Vec::new(),
+        });
+        let html = render(&r);
+        assert!(html.contains(r#"data-lane="scrape" data-status="ok""#));
+        assert!(html.contains(r#"data-hop="expose""#));
+        assert!(html.contains("otel_canary_scrape_marker{scenario=&quot;default&quot;} = 17"));
+        // The pull lane's 2.2 s end sets the shared axis.
+        assert!(html.contains(r#"data-axis-end="2.500000""#), "{html}");
     }
 
     #[test]
