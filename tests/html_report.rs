@@ -8,7 +8,7 @@ mod common;
 
 use common::browser::{Chromium, assert_shows_a_page, file_url};
 use common::{run_bin_async, stderr};
-use otel_canary::lab::{LabStack, LabStackConfig, LabState, SignalFault};
+use otel_canary::lab::{LabGrafanaConfig, LabStack, LabStackConfig, LabState, SignalFault};
 use otel_canary::signal::Signal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,6 +21,15 @@ async fn stack() -> LabStack {
 
 /// Runs `run --output html` against the lab and saves the page; returns the exit code.
 async fn html_report(lab: &LabStack, extra: &[&str], dir: &tempfile::TempDir) -> (i32, PathBuf) {
+    html_report_env(lab, extra, Vec::new(), dir).await
+}
+
+async fn html_report_env(
+    lab: &LabStack,
+    extra: &[&str],
+    env: Vec<(String, String)>,
+    dir: &tempfile::TempDir,
+) -> (i32, PathBuf) {
     let mut a: Vec<String> = [
         "run",
         "--endpoint",
@@ -38,7 +47,7 @@ async fn html_report(lab: &LabStack, extra: &[&str], dir: &tempfile::TempDir) ->
     .map(|s| s.to_string())
     .collect();
     a.extend(extra.iter().map(|s| s.to_string()));
-    let out = run_bin_async(a, Vec::new()).await;
+    let out = run_bin_async(a, env).await;
     let page = String::from_utf8(out.stdout).expect("UTF-8 page");
     assert!(
         page.starts_with("<!DOCTYPE html>"),
@@ -84,7 +93,10 @@ fn reads_declared(dom: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passing_report_shows_every_lane_hop_and_tick_and_the_topology() {
     let chromium = Chromium::from_env();
-    let lab = stack().await;
+    let mut lab = stack().await;
+    lab.start_grafana("127.0.0.1:0".parse().unwrap(), LabGrafanaConfig::default())
+        .await
+        .expect("lab Grafana starts");
     lab.state.faults.set(
         Signal::Trace,
         SignalFault {
@@ -93,9 +105,20 @@ async fn a_passing_report_shows_every_lane_hop_and_tick_and_the_topology() {
         },
     );
     let dir = tempfile::tempdir().unwrap();
-    let (code, path) = html_report(
+    let grafana = lab.grafana_url().expect("the lab's Grafana");
+    let (code, path) = html_report_env(
         &lab,
-        &["--derived", "all", "--derived-timeout", "10s"],
+        &[
+            "--derived",
+            "all",
+            "--derived-timeout",
+            "10s",
+            "--grafana",
+            &grafana,
+            "--grafana-user",
+            "admin",
+        ],
+        vec![("OTEL_CANARY_GRAFANA_PASSWORD".into(), "admin".into())],
         &dir,
     )
     .await;
@@ -118,6 +141,7 @@ async fn a_passing_report_shows_every_lane_hop_and_tick_and_the_topology() {
         "span_metrics",
         "service_graph",
         "traceql_metrics",
+        "grafana",
         "total",
     ] {
         assert_eq!(
@@ -129,6 +153,18 @@ async fn a_passing_report_shows_every_lane_hop_and_tick_and_the_topology() {
             .len(),
             1,
             "trace hop {hop}"
+        );
+    }
+    for lane in ["log", "metric"] {
+        let l = section(
+            &dom,
+            &format!("data-lane=\"{lane}\" data-status"),
+            "</section>",
+        );
+        assert_eq!(
+            elements(l, "tr", &["data-hop=\"grafana\"", "data-status=\"ok\""]).len(),
+            1,
+            "{lane} read again through Grafana"
         );
     }
     // One tick per read of every polled hop (plus the legend's sample tick), estimates marked.
