@@ -465,6 +465,20 @@ pub enum RunOutput {
     Json,
     /// JUnit XML: one test case per signal, hop and check.
     Junit,
+    /// One self-contained HTML page: a waterfall of every hop on one time axis, failures
+    /// with their hint, and the topology (docs/html-report.md).
+    Html,
+}
+
+/// Report format for `demo`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DemoOutput {
+    /// A table for people.
+    Human,
+    /// The stable JSON document described in docs/json-output.md.
+    Json,
+    /// One self-contained HTML page with each protocol's waterfall (docs/html-report.md).
+    Html,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -643,6 +657,10 @@ pub struct RunArgs {
     /// Report format.
     #[arg(long, value_enum, default_value = "human")]
     pub output: RunOutput,
+    /// No one-line-per-signal timeline under the human report's table (it is only drawn
+    /// when stdout is a terminal wide enough for it).
+    #[arg(long)]
+    pub no_timeline: bool,
 }
 
 /// How `serve` spaces a probe's reads.
@@ -804,7 +822,7 @@ pub struct DemoArgs {
     pub protocol: Vec<Protocol>,
     /// Report format.
     #[arg(long, value_enum, default_value = "human")]
-    pub output: Output,
+    pub output: DemoOutput,
 }
 
 fn parse_positive_duration(s: &str) -> Result<Duration, String> {

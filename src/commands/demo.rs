@@ -5,7 +5,7 @@
 //! README's first command.
 
 use super::run::{Prepared, run_once};
-use crate::cli::{DemoArgs, Output};
+use crate::cli::{DemoArgs, DemoOutput as Output};
 use crate::config::ConfigError;
 use crate::config::env::EnvSnapshot;
 use crate::config::otlp::{ExportFlags, resolve_export_target};
@@ -15,7 +15,7 @@ use crate::emit::exporter::build_payload;
 use crate::emit::payload::MetricTag;
 use crate::lab::{LabStack, LabStackConfig, LabState, SignalFault};
 use crate::probe::Probe;
-use crate::report::{run_human, run_json};
+use crate::report::{run_html, run_human, run_json};
 use crate::roundtrip::{NoProgress, RoundTrip};
 use crate::signal::Signal;
 use serde_json::json;
@@ -64,6 +64,7 @@ pub async fn run(args: &DemoArgs) -> Result<u8, ConfigError> {
     let mut all_ok = true;
     let mut runs = Vec::new();
     let mut human = String::new();
+    let mut pages = Vec::new();
     for protocol in &args.protocol {
         let export_flags = ExportFlags {
             endpoint: Some(lab.receivers.base_for(*protocol, false)),
@@ -105,6 +106,14 @@ pub async fn run(args: &DemoArgs) -> Result<u8, ConfigError> {
                     .collect();
                 runs.push(json!({"protocol": protocol, "ok": ok, "run": run, "received_identical": received}));
             }
+            Output::Html => {
+                let marks: Vec<String> = received
+                    .iter()
+                    .map(|(s, r)| format!("{s} {}", if *r { "identical" } else { "MISSING" }))
+                    .collect();
+                let note = format!("the built-in stack received: {}", marks.join(", "));
+                pages.push((protocol.to_string(), report, note));
+            }
         }
     }
     match args.output {
@@ -116,6 +125,27 @@ pub async fn run(args: &DemoArgs) -> Result<u8, ConfigError> {
                 "demo FAILED: see above.\n"
             });
             super::write_report(&human);
+        }
+        Output::Html => {
+            let sections: Vec<run_html::Section<'_>> = pages
+                .iter()
+                .map(|(heading, report, note)| run_html::Section {
+                    heading: heading.clone(),
+                    report,
+                    note: Some(note.clone()),
+                })
+                .collect();
+            let verdict = if all_ok {
+                "demo passed: every signal was acknowledged, read back and arrived intact"
+            } else {
+                "demo FAILED: see the failed lanes below"
+            };
+            super::write_report(&run_html::render_sections(
+                "otel-canary demo",
+                all_ok,
+                verdict,
+                &sections,
+            ));
         }
         Output::Json => {
             let doc = json!({"schema": "otel-canary/demo/v2", "ok": all_ok, "runs": runs});

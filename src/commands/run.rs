@@ -16,7 +16,8 @@ use crate::emit::sdk::{SdkEmitter, resolve_sdk_target};
 use crate::probe::Probe;
 use crate::report::progress::TerminalProgress;
 use crate::report::{
-    EmitterProbe, ProbeView, ResourceView, RunReport, run_human, run_json, run_junit,
+    EmitterProbe, ProbeView, ResourceView, RunReport, run_html, run_human, run_json, run_junit,
+    timeline,
 };
 use crate::roundtrip::compare::{Side, differences};
 use crate::roundtrip::{NoProgress, Progress, RoundTrip, RunOutcome};
@@ -340,9 +341,10 @@ pub async fn run(args: &RunArgs, env: &EnvSnapshot) -> Result<u8, ConfigError> {
         run_once(&prepared, &NoProgress).await.0
     };
     let text = match args.output {
-        RunOutput::Human => run_human::render(&report),
+        RunOutput::Human => run_human::render_with(&report, terminal_timeline(args, &report)),
         RunOutput::Json => run_json::render(&report),
         RunOutput::Junit => run_junit::render(&report),
+        RunOutput::Html => run_html::render(&report),
     };
     super::write_report(&text);
     if let Some(st) = &prepared.self_trace {
@@ -356,5 +358,18 @@ pub async fn run(args: &RunArgs, env: &EnvSnapshot) -> Result<u8, ConfigError> {
             );
         }
     }
-    Ok(if report.ok { 0 } else { 1 })
+    Ok(report.exit_code())
+}
+
+/// The timeline under the human table: only on a terminal, as wide as it is, unless
+/// `--no-timeline`.
+fn terminal_timeline(args: &RunArgs, report: &RunReport) -> Option<String> {
+    if args.no_timeline || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    // A pseudo-terminal may report no size (`script`, some CI runners): then $COLUMNS.
+    let width = terminal_size::terminal_size_of(std::io::stdout())
+        .map(|(terminal_size::Width(w), _)| usize::from(w))
+        .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())?;
+    timeline::render(report, width)
 }

@@ -72,6 +72,7 @@ fn prepare_scenario(
         read: args.read.clone(),
         self_trace: args.self_trace.clone(),
         output: RunOutput::Json,
+        no_timeline: true,
     };
     let mut prepared = super::run::prepare_for_serve(&run_args, env)?;
     let pulls = resolve_pull_target(

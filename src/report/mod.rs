@@ -6,10 +6,15 @@ pub mod doctor_json;
 pub mod emit_human;
 pub mod emit_json;
 pub mod progress;
+pub mod run_html;
 pub mod run_human;
 pub mod run_json;
 pub mod run_junit;
 pub mod sdk_human;
+#[cfg(test)]
+pub(crate) mod test_support;
+pub mod timeline;
+pub mod waterfall;
 
 use crate::config::Sourced;
 use crate::config::emitter::{Emitter, EmitterMode};
@@ -147,9 +152,18 @@ pub struct Lane<'a> {
     pub export: Option<&'a ExportOutcome>,
     /// Which emitter sent it, for signals.
     pub emitter: Option<Emitter>,
+    /// Seconds after the probe began that the lane's export was sent (or its pull value
+    /// exposed): where it starts on the waterfall.
+    pub sent_at: f64,
 }
 
 impl RunReport {
+    /// The exit code `run` ends with for this report: 0 when nothing failed, else 1 (2, a
+    /// usage error, never gets as far as a report).
+    pub fn exit_code(&self) -> u8 {
+        if self.ok { 0 } else { 1 }
+    }
+
     /// Signals, then pull paths.
     pub fn lanes(&self) -> Vec<Lane<'_>> {
         let signals = self.signals.iter().map(|s| Lane {
@@ -162,6 +176,7 @@ impl RunReport {
             clues: &s.clues,
             export: Some(&s.export),
             emitter: Some(s.emitter),
+            sent_at: s.sent_at,
         });
         let pulls = self.pulls.iter().map(|p| Lane {
             name: p.path.as_str(),
@@ -173,9 +188,29 @@ impl RunReport {
             clues: &p.clues,
             export: None,
             emitter: None,
+            sent_at: p.sent_at,
         });
         signals.chain(pulls).collect()
     }
+}
+
+/// What the export's final attempt got, in words: the answer's summary, the error class and
+/// message when it failed, the SDK's calls when the SDK sent it.
+pub fn export_detail(export: &ExportOutcome) -> String {
+    let Some(last) = export.attempts.last() else {
+        return "no attempt".into();
+    };
+    let mut d = last
+        .response
+        .as_ref()
+        .map(|r| r.summary())
+        .unwrap_or_else(|| "no answer".into());
+    if let Some(e) = &last.error {
+        d = format!("{}, {d}: {}", e.class, e.message);
+    } else if let Some(sdk) = &export.sdk {
+        d = format!("{d}; {}", sdk.calls_summary());
+    }
+    d
 }
 
 /// Colours a verdict word for stdout: green ok, red failed, dim skipped (only when stdout

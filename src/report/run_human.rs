@@ -3,7 +3,7 @@
 //! topology (where each signal went and was read from, and which setting chose it).
 
 use super::sdk_human::{SideView, lane_name, probes_lines, sdk_lines, side_by_side};
-use super::{RunReport, fmt_seconds, paint};
+use super::{RunReport, export_detail, fmt_seconds, paint};
 use crate::config::emitter::{Emitter, EmitterMode};
 use crate::roundtrip::outcome::{Hop, HopName, ReadView, Status};
 use comfy_table::{Cell, Table, presets};
@@ -52,6 +52,11 @@ fn read_line(rv: &ReadView) -> String {
 
 /// Renders the report as text.
 pub fn render(r: &RunReport) -> String {
+    render_with(r, None)
+}
+
+/// Renders the report as text with `timeline` (see `super::timeline`) under the table.
+pub fn render_with(r: &RunReport, timeline: Option<String>) -> String {
     let mut out = String::new();
     let both = r.emitter == EmitterMode::Both;
     if both {
@@ -91,20 +96,7 @@ pub fn render(r: &RunReport) -> String {
                 String::new()
             };
             let detail = match (h.hop, lane.export) {
-                (HopName::Export, Some(export)) => {
-                    let last = export.last();
-                    let mut d = last
-                        .response
-                        .as_ref()
-                        .map(|r| r.summary())
-                        .unwrap_or_else(|| "no answer".into());
-                    if let Some(e) = &last.error {
-                        d = format!("{}, {d}: {}", e.class, e.message);
-                    } else if let Some(sdk) = &export.sdk {
-                        d = format!("{d}; {}", sdk.calls_summary());
-                    }
-                    d
-                }
+                (HopName::Export, Some(export)) => export_detail(export),
                 _ => detail_cell(h),
             };
             table.add_row(vec![
@@ -118,6 +110,10 @@ pub fn render(r: &RunReport) -> String {
     }
     out.push_str(&table.to_string());
     out.push('\n');
+    if let Some(t) = timeline {
+        out.push('\n');
+        out.push_str(&t);
+    }
 
     for lane in &lanes {
         for c in lane.checks {

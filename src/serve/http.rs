@@ -1,9 +1,11 @@
 //! `serve`'s HTTP endpoints: `/metrics`, `/probe`, `/api/v1/last`, `/-/healthy`, `/-/ready`,
-//! and an index at `/` for people who open the address in a browser.
+//! and for people the status page at `/` (HTML for a browser, a plain index for curl) with
+//! each scenario's last HTML report at `/report`.
 
 use super::probe_metrics::encode_probe;
 use super::state::{ServeState, probe};
-use crate::report::run_json;
+use super::status_page;
+use crate::report::{run_html, run_json};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -11,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// What Prometheus accepts for OpenMetrics text.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -30,6 +32,7 @@ pub fn router(state: Arc<ServeState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/probe", get(probe_now))
         .route("/api/v1/last", get(last))
+        .route("/report", get(report))
         .route("/-/healthy", get(|| async { "otel-canary is healthy.\n" }))
         .route("/-/ready", get(ready))
         .with_state(state)
@@ -44,12 +47,39 @@ fn text(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-async fn index(State(state): State<Arc<ServeState>>) -> Response {
+fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A browser (which asks for text/html) gets the status page; curl and scripts the index.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/html"))
+}
+
+async fn index(State(state): State<Arc<ServeState>>, headers: HeaderMap) -> Response {
+    if wants_html(&headers) {
+        return html(
+            StatusCode::OK,
+            status_page::render_state(&state, SystemTime::now()),
+        );
+    }
     let names = state.names().join(", ");
     text(
         StatusCode::OK,
         format!(
-            "otel-canary serve {}\nscenarios: {names}\n\n/metrics                  Prometheus metrics\n/probe?scenario=NAME      one probe now, blackbox-style\n/api/v1/last              the latest report per scenario (JSON)\n/-/healthy, /-/ready      health\n",
+            "otel-canary serve {}\nscenarios: {names}\n\n/metrics                  Prometheus metrics\n/probe?scenario=NAME      one probe now, blackbox-style\n/api/v1/last              the latest report per scenario (JSON)\n/report?scenario=NAME     the latest report as an HTML page\n/ in a browser            the status page\n/-/healthy, /-/ready      health\n",
             env!("CARGO_PKG_VERSION")
         ),
     )
@@ -170,6 +200,24 @@ fn timed_out_page(elapsed: Duration) -> String {
         "# TYPE probe_success gauge\nprobe_success 0\n# TYPE probe_duration_seconds gauge\nprobe_duration_seconds {}\n# TYPE otel_canary_probe_timed_out gauge\notel_canary_probe_timed_out 1\n# EOF\n",
         elapsed.as_secs_f64()
     )
+}
+
+/// The scenario's last report as the HTML page `run --output html` writes.
+async fn report(
+    State(state): State<Arc<ServeState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let scenario = match pick(&state, &params) {
+        Ok(s) => s,
+        Err((status, why)) => return text(status, why),
+    };
+    match state.last().get(&scenario.name) {
+        Some(r) => html(StatusCode::OK, run_html::render(r)),
+        None => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            status_page::waiting_page(&scenario.name, state.interval),
+        ),
+    }
 }
 
 async fn last(

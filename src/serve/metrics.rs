@@ -16,6 +16,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,7 +34,7 @@ struct ScenarioLabels {
 
 /// `emitter="sdk"` on the series of signals the SDK emitter sent, and no label at all for the
 /// wire emitter's, so a wire-only canary exposes exactly the series it always did.
-#[derive(Clone, Copy, Debug, Default, Hash, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Hash, PartialEq, Eq, PartialOrd, Ord)]
 pub struct EmitterLabel(Option<&'static str>);
 
 impl EmitterLabel {
@@ -105,6 +107,57 @@ fn new_histogram() -> Histogram {
     Histogram::new(HOP_BUCKETS)
 }
 
+/// Per-bucket counts of one hop histogram (the last is +Inf), kept beside it because the
+/// client library does not read its buckets back; the status page's quantiles come from them.
+type BucketCounts = [u64; HOP_BUCKETS.len() + 1];
+
+/// The histogram's key without the scenario: (signal, emitter, hop).
+type HopKey = (&'static str, EmitterLabel, &'static str);
+
+const LANE_ORDER: [&str; 5] = ["trace", "log", "metric", "scrape", "log_line"];
+const HOP_ORDER: [&str; 10] = [
+    "export",
+    "expose",
+    "ingest",
+    "query",
+    "search",
+    "span_metrics",
+    "service_graph",
+    "traceql_metrics",
+    "grafana",
+    "total",
+];
+
+/// Sorts quantiles into report order (unknown names last, alphabetically).
+fn report_order(v: &mut [HopQuantiles]) {
+    let at = |list: &[&str], v: &str| list.iter().position(|x| *x == v).unwrap_or(list.len());
+    let key = |q: &HopQuantiles| {
+        (
+            at(&LANE_ORDER, q.signal),
+            q.signal,
+            q.emitter,
+            at(&HOP_ORDER, q.hop),
+            q.hop,
+        )
+    };
+    v.sort_by(|a, b| key(a).cmp(&key(b)));
+}
+
+/// One hop's duration quantiles over every probe `serve` has counted, for the status page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HopQuantiles {
+    /// `trace`, `log`, `scrape`...
+    pub signal: &'static str,
+    /// `Some("sdk")` for the SDK emitter's signals.
+    pub emitter: Option<&'static str>,
+    pub hop: &'static str,
+    /// Observations (hops that completed).
+    pub count: u64,
+    /// Estimated from the bucket counts, as `histogram_quantile` would.
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+}
+
 /// Every metric family `serve` exposes, in one registry.
 pub struct CanaryMetrics {
     registry: Registry,
@@ -118,6 +171,8 @@ pub struct CanaryMetrics {
     assertion_up: Family<AssertionLabels, Gauge>,
     assertion_failures: Family<AssertionFailureLabels, Counter>,
     self_trace_dropped: Counter,
+    /// The hop histograms' bucket counts, per scenario: the same label sets, so as bounded.
+    hop_buckets: Mutex<BTreeMap<String, BTreeMap<HopKey, BucketCounts>>>,
 }
 
 impl Default for CanaryMetrics {
@@ -209,7 +264,46 @@ impl CanaryMetrics {
             assertion_up,
             assertion_failures,
             self_trace_dropped,
+            hop_buckets: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// p50 and p95 of every hop of `scenario` that has completed at least once, in the
+    /// reports' order (signals, then pull paths; each lane's hops as they happen).
+    pub fn hop_quantiles(&self, scenario: &str) -> Vec<HopQuantiles> {
+        let all = self.hop_buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(hops) = all.get(scenario) else {
+            return Vec::new();
+        };
+        let mut out: Vec<HopQuantiles> = hops
+            .iter()
+            .map(|(&(signal, emitter, hop), counts)| HopQuantiles {
+                signal,
+                emitter: emitter.0,
+                hop,
+                count: counts.iter().sum(),
+                p50: super::quantile::bucket_quantile(0.5, &HOP_BUCKETS, counts),
+                p95: super::quantile::bucket_quantile(0.95, &HOP_BUCKETS, counts),
+            })
+            .collect();
+        report_order(&mut out);
+        out
+    }
+
+    fn count_in_bucket(&self, scenario: &str, key: HopKey, secs: f64) {
+        // The bucket `observe` puts it in: the first whose bound is >= the value (+Inf last;
+        // NaN, which no bound holds, in +Inf as well).
+        let i = HOP_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(HOP_BUCKETS.len());
+        let mut all = self.hop_buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let counts = all
+            .entry(scenario.to_string())
+            .or_default()
+            .entry(key)
+            .or_insert([0; HOP_BUCKETS.len() + 1]);
+        counts[i] += 1;
     }
 
     /// Counts the assertions of a probe `record` already counted. Names come from the
@@ -297,6 +391,7 @@ impl CanaryMetrics {
             .as_secs_f64();
         for h in hops.iter().filter(|h| h.status == Status::Ok) {
             if let Some(secs) = h.seconds {
+                self.count_in_bucket(&scenario, (signal, emitter, h.hop.as_str()), secs);
                 self.hop_seconds
                     .get_or_create(&HopLabels {
                         scenario: scenario.clone(),
@@ -483,6 +578,43 @@ mod tests {
             .is_some(),
             "{text}"
         );
+    }
+
+    #[test]
+    fn quantiles_come_from_the_buckets_the_histogram_exposes() {
+        let m = CanaryMetrics::new();
+        for secs in [0.003, 0.2, 0.3, 0.4, 1.2, 7.0] {
+            let mut o = outcome(Signal::Trace, Status::Ok, None);
+            o.hops[1].seconds = Some(secs);
+            m.record("lgtm", &[o], UNIX_EPOCH);
+        }
+        let text = m.encode();
+        // The kept counts, summed up, are the exposition's cumulative buckets.
+        let mut cumulative = 0;
+        let kept = m.hop_buckets.lock().unwrap()["lgtm"][&("trace", EmitterLabel(None), "ingest")];
+        for (i, le) in HOP_BUCKETS.iter().enumerate() {
+            cumulative += kept[i];
+            let series = format!(
+                r#"otel_canary_hop_duration_seconds_bucket{{le="{le:?}",scenario="lgtm",signal="trace",hop="ingest"}} {cumulative}"#
+            );
+            assert!(line(&text, &series).is_some(), "{series}\n{text}");
+        }
+        let q = m.hop_quantiles("lgtm");
+        assert_eq!(
+            q.iter().map(|q| q.hop).collect::<Vec<_>>(),
+            ["export", "ingest"],
+            "report order"
+        );
+        let ingest = &q[1];
+        assert_eq!(
+            (ingest.signal, ingest.emitter, ingest.count),
+            ("trace", None, 6)
+        );
+        // Rank 3 of 6 falls half-way into (0.25, 0.5], which holds 0.3 and 0.4.
+        assert!((ingest.p50.unwrap() - 0.375).abs() < 1e-9, "{ingest:?}");
+        // Rank 5.7 falls into (5, 10], which holds 7.0 only.
+        assert!((ingest.p95.unwrap() - 8.5).abs() < 1e-9, "{ingest:?}");
+        assert!(m.hop_quantiles("other").is_empty());
     }
 
     #[test]

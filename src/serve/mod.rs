@@ -1,13 +1,18 @@
 //! The continuous canary (`serve`): every scenario probed on its own schedule, the outcomes
-//! exposed as Prometheus metrics, a blackbox-style `/probe`, the latest report as JSON, and
-//! health endpoints. Nothing per probe is kept once it is counted and logged: the live state
-//! is one report per scenario and metric families with bounded labels.
+//! exposed as Prometheus metrics, a blackbox-style `/probe`, the latest report as JSON, a
+//! status page for people (`/`, with each scenario's last waterfall, `/report`), and health
+//! endpoints. Nothing per probe is kept once it is counted and logged: the live state
+//! is one report per scenario, metric families with bounded labels, and a fixed ring of the
+//! last 50 verdicts per lane.
 
+pub mod history;
 pub mod http;
 pub mod metrics;
 pub mod probe_metrics;
+pub mod quantile;
 pub mod scheduler;
 pub mod state;
+pub mod status_page;
 
 use crate::commands::run::Prepared;
 use metrics::CanaryMetrics;
@@ -70,7 +75,7 @@ pub async fn run(
             std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
         })?;
     let addr = listener.local_addr()?;
-    let state = Arc::new(ServeState::new(metrics, config.scenarios));
+    let state = Arc::new(ServeState::new(metrics, config.scenarios, config.interval));
     for s in state.scenarios() {
         for w in &s.prepared.warnings {
             tracing::warn!(scenario = %s.name, "{w}");

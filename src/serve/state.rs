@@ -1,30 +1,54 @@
-//! What `serve` keeps while it runs: the metrics registry, the scenarios, and the latest
-//! report of each. One report per scenario, replaced by the next: the state does not grow
-//! with the number of probes.
+//! What `serve` keeps while it runs: the metrics registry, the scenarios, the latest report
+//! of each, and the status page's fixed ring of recent verdicts. One report per scenario,
+//! replaced by the next, and [`STRIP_LEN`] verdicts per lane: the state does not grow with
+//! the number of probes.
 
 use super::ScenarioProbe;
+#[cfg(doc)]
+use super::history::STRIP_LEN;
+use super::history::ScenarioHistory;
 use super::metrics::CanaryMetrics;
 use crate::commands::run::run_once_until;
 use crate::report::RunReport;
 use crate::roundtrip::NoProgress;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Shared by the schedulers and the HTTP handlers.
 pub struct ServeState {
     pub metrics: Arc<CanaryMetrics>,
     scenarios: Vec<Arc<ScenarioProbe>>,
     last: Mutex<BTreeMap<String, Arc<RunReport>>>,
+    history: Mutex<BTreeMap<String, ScenarioHistory>>,
+    /// Time between probes of a scenario (the status page refreshes about as often).
+    pub interval: Duration,
+    /// When `serve` started: the status page says how long it has been running.
+    pub started: SystemTime,
 }
 
 impl ServeState {
-    pub fn new(metrics: Arc<CanaryMetrics>, scenarios: Vec<ScenarioProbe>) -> ServeState {
+    pub fn new(
+        metrics: Arc<CanaryMetrics>,
+        scenarios: Vec<ScenarioProbe>,
+        interval: Duration,
+    ) -> ServeState {
         ServeState {
             metrics,
             scenarios: scenarios.into_iter().map(Arc::new).collect(),
             last: Mutex::new(BTreeMap::new()),
+            history: Mutex::new(BTreeMap::new()),
+            interval,
+            started: SystemTime::now(),
         }
+    }
+
+    /// Every scenario's recent verdicts (empty for one that has not finished a probe).
+    pub fn history(&self) -> BTreeMap<String, ScenarioHistory> {
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn scenarios(&self) -> &[Arc<ScenarioProbe>] {
@@ -65,6 +89,12 @@ impl ServeState {
         self.metrics
             .record_assertions(&scenario.name, &report.assertions);
         log_outcome(&scenario.name, &report);
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(scenario.name.clone())
+            .or_default()
+            .record(&report, finished);
         self.last
             .lock()
             .unwrap_or_else(|e| e.into_inner())

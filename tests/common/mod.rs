@@ -117,6 +117,7 @@ pub async fn replay(canned: Canned) -> SocketAddr {
     addr
 }
 
+pub mod browser;
 pub mod real_backends;
 pub mod serve_process;
 
