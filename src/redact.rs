@@ -1,16 +1,90 @@
-//! Keeping secrets out of output: credentials in URLs and any secret header value that an
-//! error message might echo back.
+//! Keeping secrets out of output: credentials in URLs (a password in the userinfo, a query
+//! parameter named like a secret: `?token=`, `api_key=`, `password=`), whether the URL parsed
+//! or is still the text a person typed, and any secret header value that an error message
+//! might echo back.
 
-use crate::config::headers::Header;
+use crate::config::headers::{Header, is_secret_header};
 use url::Url;
 
-/// The URL with any password replaced, safe to print.
+/// What replaces a secret in a shown URL.
+const MASK: &str = "redacted";
+
+/// Whether a query parameter carries a credential: named as a secret header would be
+/// (`token`, `access_token`, `api_key`, `password`, `secret`, `auth`, `signature`, …).
+pub fn is_secret_param(name: &str) -> bool {
+    is_secret_header(name, "")
+}
+
+/// The URL with any password and secret query parameter value replaced, safe to print.
 pub fn redact_url(url: &Url) -> Url {
     let mut shown = url.clone();
     if shown.password().is_some() {
-        let _ = shown.set_password(Some("redacted"));
+        let _ = shown.set_password(Some(MASK));
+    }
+    if shown.query_pairs().any(|(k, _)| is_secret_param(&k)) {
+        let pairs: Vec<(String, String)> = shown
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_secret_param(&k) {
+                    MASK.to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
     }
     shown
+}
+
+/// URL-shaped text as typed (it may not parse: a bad port, no scheme) with the userinfo's
+/// password and secret query values replaced, for error messages that quote the input.
+pub fn redact_url_text(raw: &str) -> String {
+    let start = raw.find("://").map_or(0, |i| i + 3);
+    let end = raw[start..]
+        .find(['/', '?', '#'])
+        .map_or(raw.len(), |i| start + i);
+    let mut out = String::with_capacity(raw.len());
+    out.push_str(&raw[..start]);
+    let authority = &raw[start..end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            match userinfo.find(':') {
+                Some(colon) => {
+                    out.push_str(&userinfo[..=colon]);
+                    out.push_str(MASK);
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push_str(&authority[at..]);
+        }
+        None => out.push_str(authority),
+    }
+    let rest = &raw[end..];
+    let Some(q) = rest.find('?') else {
+        out.push_str(rest);
+        return out;
+    };
+    out.push_str(&rest[..=q]);
+    let query_end = rest[q..].find('#').map_or(rest.len(), |i| q + i);
+    let pairs: Vec<String> = rest[q + 1..query_end]
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _))
+                if is_secret_param(
+                    &percent_encoding::percent_decode_str(k).decode_utf8_lossy(),
+                ) =>
+            {
+                format!("{k}={MASK}")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    out.push_str(&pairs.join("&"));
+    out.push_str(&rest[query_end..]);
+    out
 }
 
 /// Replaces every secret header value (and URL password) found in free text.
@@ -58,5 +132,39 @@ mod tests {
         }];
         let text = scrub("server said: bad token tok-123456 and hunter22", &h, &url);
         assert_eq!(text, "server said: bad token <redacted> and <redacted>");
+    }
+
+    #[test]
+    fn secret_query_parameters_are_masked_the_rest_kept() {
+        let url = Url::parse("http://h:3200/p?api_key=k1&tenant=team-a&access_token=t2#f").unwrap();
+        assert_eq!(
+            redact_url(&url).as_str(),
+            "http://h:3200/p?api_key=redacted&tenant=team-a&access_token=redacted#f"
+        );
+        // Nothing secret: the URL is shown exactly as given.
+        let plain = Url::parse("http://h/p?q=a%20b&step=15s").unwrap();
+        assert_eq!(redact_url(&plain), plain);
+    }
+
+    #[test]
+    fn typed_urls_are_masked_even_when_they_do_not_parse() {
+        for (raw, shown) in [
+            (
+                "http://u:pw1@h:99999/x?token=t1&n=1",
+                "http://u:redacted@h:99999/x?token=redacted&n=1",
+            ),
+            ("u:pw2@h:4318", "u:redacted@h:4318"),
+            ("ftp://a:b:c@h", "ftp://a:redacted@h"),
+            (
+                "http://user@h/?Password=x#frag",
+                "http://user@h/?Password=redacted#frag",
+            ),
+            ("http://h:3100", "http://h:3100"),
+            ("", ""),
+            ("?secret", "?secret"),
+            ("ü:ö@ä?apikey=ß", "ü:redacted@ä?apikey=redacted"),
+        ] {
+            assert_eq!(redact_url_text(raw), shown, "{raw}");
+        }
     }
 }

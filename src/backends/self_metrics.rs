@@ -535,14 +535,16 @@ pub fn metrics_url(text: &str) -> Result<Url, String> {
     } else {
         format!("http://{t}")
     };
-    let mut url = Url::parse(&full).map_err(|e| format!("'{t}' is not a URL ({e})"))?;
+    // Errors quote the input with its password and secret query values masked.
+    let shown = crate::redact::redact_url_text(t);
+    let mut url = Url::parse(&full).map_err(|e| format!("'{shown}' is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
-            "'{t}': the self-metrics page is served over http or https"
+            "'{shown}': the self-metrics page is served over http or https"
         ));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("'{t}' names no host"));
+        return Err(format!("'{shown}' names no host"));
     }
     if url.path().is_empty() || url.path() == "/" {
         url.set_path("/metrics");

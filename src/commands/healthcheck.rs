@@ -49,7 +49,8 @@ pub async fn run(args: &HealthcheckArgs) -> Result<u8, ConfigError> {
 /// Only plain `http://` URLs with a host: `serve` speaks plain HTTP, and a health check that
 /// needs a certificate store is one more way to fail.
 pub fn parse_url(raw: &str) -> Result<Uri, ConfigError> {
-    let bad = |why: &str| ConfigError::new("--url", format!("'{raw}' {why}"));
+    let shown = crate::redact::redact_url_text(raw);
+    let bad = |why: &str| ConfigError::new("--url", format!("'{shown}' {why}"));
     if !raw.contains("://") {
         return Err(bad("has no scheme: write http://HOST:PORT/PATH"));
     }
@@ -67,6 +68,13 @@ pub fn parse_url(raw: &str) -> Result<Uri, ConfigError> {
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(bad("has no host"));
+    }
+    // serve's endpoints take no credentials, and the client would put the userinfo in its
+    // Host header and its connection-pool logs.
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(bad(
+            "carries credentials (user:password@): serve's endpoints take none",
+        ));
     }
     Ok(uri)
 }
@@ -159,10 +167,19 @@ mod tests {
             ("http:///-/healthy", "not a URL"),
             ("not a url", "no scheme"),
             ("http://exa mple/", "not a URL"),
+            (
+                "http://u:pw@127.0.0.1:9464/-/healthy",
+                "carries credentials",
+            ),
         ] {
             let e = parse_url(raw).expect_err(raw);
             assert_eq!(e.input, "--url", "{raw}");
             assert!(e.problem.contains(says), "{raw}: {}", e.problem);
+            assert!(
+                !e.problem.contains("pw@"),
+                "the password is quoted: {}",
+                e.problem
+            );
         }
     }
 

@@ -354,7 +354,7 @@ pub async fn run(args: &RunArgs, env: &EnvSnapshot) -> Result<u8, ConfigError> {
                 "warning: --self-trace: {} span(s) of the canary's own trace could not be \
                  exported to {}",
                 st.dropped(),
-                st.target.url.value
+                crate::redact::redact_url(&st.target.url.value)
             );
         }
     }

@@ -401,7 +401,7 @@ pub fn resolve_grafana_target(
             &url.source,
             format!(
                 "'{}': give Grafana's base URL without ?query or #fragment",
-                url.value
+                crate::redact::redact_url_text(&url.value)
             ),
         ));
     }

@@ -47,9 +47,14 @@ fn valid_header_name(name: &str) -> bool {
 
 fn check_header(name: &str, value: &str, input: &str) -> Result<(), ConfigError> {
     if !valid_header_name(name) {
+        // The "name" may be most of a mistyped credential (`Authorization: Bearer abc=` read
+        // at its `=`): shown in full only when short and without spaces.
         return Err(ConfigError::new(
             input,
-            format!("'{name}' is not a valid header name (letters, digits and -_. only)"),
+            format!(
+                "'{}' is not a valid header name (letters, digits and -_. only)",
+                redact_free_text(name)
+            ),
         ));
     }
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
@@ -62,11 +67,12 @@ fn check_header(name: &str, value: &str, input: &str) -> Result<(), ConfigError>
 }
 
 /// Parses one `--header name=value` (a `name: value` form is accepted too, as curl users
-/// type it).
+/// type it). The first `=` or `:` ends the name, so `Authorization: Bearer abc==` (a base64
+/// token's padding) is the curl form, not a name `Authorization: Bearer abc`.
 pub fn parse_header_flag(raw: &str, flag: &str) -> Result<Header, ConfigError> {
     let (name, value) = raw
-        .split_once('=')
-        .or_else(|| raw.split_once(':'))
+        .find(['=', ':'])
+        .map(|i| (&raw[..i], &raw[i + 1..]))
         .ok_or_else(|| {
             ConfigError::new(
                 flag,
@@ -206,6 +212,28 @@ mod tests {
         assert_eq!(e.input, "OTEL_EXPORTER_OTLP_HEADERS");
         let e = parse_header_flag("bad name=1", "--header").unwrap_err();
         assert!(e.problem.contains("not a valid header name"), "{e}");
+    }
+
+    #[test]
+    fn a_mistyped_credential_is_never_quoted_as_a_header_name() {
+        // Found by fuzzing (otel_headers): the list splits at `=`, so the curl form with a
+        // padded token made a "name" of most of the token, quoted in the error.
+        let e = parse_header_list(
+            "Authorization: Bearer t0kenWithPad01==",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        )
+        .unwrap_err();
+        assert!(e.problem.contains("not a valid header name"), "{e}");
+        assert!(
+            !e.to_string().to_lowercase().contains("t0kenwithpad01"),
+            "{e}"
+        );
+        // The flag takes the curl form whole: its first separator is the `:`.
+        let h = parse_header_flag("Authorization: Bearer t0kenWithPad01==", "--header").unwrap();
+        assert_eq!(h.name, "authorization");
+        assert_eq!(h.value, "Bearer t0kenWithPad01==");
+        let h = parse_header_flag("x-a=b:c", "--header").unwrap();
+        assert_eq!((h.name.as_str(), h.value.as_str()), ("x-a", "b:c"));
     }
 
     #[test]

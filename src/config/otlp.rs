@@ -197,25 +197,29 @@ fn parse_with<T: FromStr<Err = String>>(raw: &str, source: &Provenance) -> Resul
 
 /// Parses an endpoint URL, insisting on an http(s) scheme and a host.
 pub fn parse_endpoint(raw: &str, source: &Provenance) -> Result<Url, ConfigError> {
+    // Errors quote the input with its password and secret query values masked.
+    let shown = crate::redact::redact_url_text(raw);
     if !raw.contains("://") {
         return Err(ConfigError::at(
             source,
-            format!("'{raw}' has no scheme: write http://{raw} (plain) or https://{raw} (TLS)"),
+            format!(
+                "'{shown}' has no scheme: write http://{shown} (plain) or https://{shown} (TLS)"
+            ),
         ));
     }
     let url = Url::parse(raw)
-        .map_err(|e| ConfigError::at(source, format!("'{raw}' is not a valid URL: {e}")))?;
+        .map_err(|e| ConfigError::at(source, format!("'{shown}' is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ConfigError::at(
             source,
             format!(
-                "'{raw}': scheme must be http or https, not {}",
+                "'{shown}': scheme must be http or https, not {}",
                 url.scheme()
             ),
         ));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::at(source, format!("'{raw}' has no host")));
+        return Err(ConfigError::at(source, format!("'{shown}' has no host")));
     }
     Ok(url)
 }

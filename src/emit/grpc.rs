@@ -50,10 +50,11 @@ pub struct GrpcTransport {
 impl GrpcTransport {
     pub fn new(target: &SignalTarget) -> Result<Self, ConfigError> {
         let url = &target.url.value;
+        let shown = crate::redact::redact_url(url);
         let bad = |p: String| ConfigError::at(&target.url.source, p);
         let host = url
             .host_str()
-            .ok_or_else(|| bad(format!("'{url}' has no host")))?;
+            .ok_or_else(|| bad(format!("'{shown}' has no host")))?;
         let host = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -65,13 +66,13 @@ impl GrpcTransport {
         };
         let origin: Uri = format!("{}://{}", url.scheme(), authority(&host, port))
             .parse()
-            .map_err(|e| bad(format!("'{url}' is not a usable gRPC target: {e}")))?;
+            .map_err(|e| bad(format!("'{shown}' is not a usable gRPC target: {e}")))?;
         // The dial URI is always http://: our connector does TLS itself, and tonic refuses
         // https URIs on custom connectors. `origin` keeps :scheme and :authority right.
         let endpoint = Endpoint::from_shared(format!("http://{}", authority(&host, port)))
             .map_err(|e| {
                 bad(format!(
-                    "'{url}' is not a usable gRPC target: {}",
+                    "'{shown}' is not a usable gRPC target: {}",
                     chain_text(&e)
                 ))
             })?

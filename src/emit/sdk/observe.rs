@@ -168,7 +168,7 @@ impl ObservingClient {
         request: http::Request<Bytes>,
     ) -> (Attempt, Result<http::Response<Bytes>, String>) {
         let (parts, body) = request.into_parts();
-        let url = parts.uri.to_string();
+        let url = crate::redact::redact_url_text(&parts.uri.to_string());
         let content_type = parts
             .headers
             .get(http::header::CONTENT_TYPE)
@@ -233,7 +233,7 @@ impl opentelemetry_http::HttpClient for ObservingClient {
     ) -> Result<http::Response<Bytes>, opentelemetry_http::HttpError> {
         claim_thread(&self.sink);
         let during = self.recorder.phase.name();
-        let url = request.uri().to_string();
+        let url = crate::redact::redact_url_text(&request.uri().to_string());
         let content_type = header(&request, http::header::CONTENT_TYPE);
         let content_encoding = header(&request, http::header::CONTENT_ENCODING);
         let header_names: Vec<String> = request

@@ -176,7 +176,8 @@ fn grpc_scheme(raw: &str, env: &EnvSnapshot, s: Signal, notes: &mut Vec<String>)
         None => ("https", "OTEL_EXPORTER_OTLP_INSECURE is unset".to_string()),
     };
     notes.push(format!(
-        "the gRPC endpoint '{raw}' has no scheme: the SDK uses {scheme}:// ({why})"
+        "the gRPC endpoint '{}' has no scheme: the SDK uses {scheme}:// ({why})",
+        crate::redact::redact_url_text(raw)
     ));
     format!("{scheme}://{raw}")
 }
