@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod diagnose;
 pub mod emit;
+pub mod fuzzing;
 pub mod lab;
 pub mod poll;
 pub mod probe;

@@ -1,0 +1,4 @@
+#![no_main]
+//! `otel_canary::fuzzing::rpc_status` under libFuzzer (docs/fuzzing.md).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otel_canary::fuzzing::rpc_status(data));
