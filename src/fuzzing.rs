@@ -443,6 +443,11 @@ fn list_secrets(raw: &str) -> (Vec<String>, String) {
     let mut values = Vec::new();
     for item in raw.split(',') {
         let first = item.find(['=', ':']);
+        if first.is_none() {
+            // A bare word names nothing: errors may quote it (cut when long), by design.
+            public.push_str(item);
+            public.push(' ');
+        }
         if let Some(i) = first {
             let (name, value) = (&item[..i], &item[i + 1..]);
             public.push_str(name);
@@ -696,7 +701,11 @@ pub fn setting_secrets(text: &str) -> Vec<String> {
 /// query parameters named like secrets.
 fn url_secrets(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let start = text.find("://").map_or(0, |i| i + 3);
+    let start = match (text.find("://"), text.find(['/', '?', '#'])) {
+        (Some(i), Some(j)) if j < i => 0,
+        (Some(i), _) => i + 3,
+        (None, _) => 0,
+    };
     let end = text[start..]
         .find(['/', '?', '#'])
         .map_or(text.len(), |i| start + i);
@@ -780,8 +789,13 @@ pub fn redact_url(data: &[u8]) {
     use crate::redact::{is_secret_param, redact_url as redact, redact_url_text};
     let raw = lossy(data);
     let shown = redact_url_text(&raw);
-    // The textual password: between the userinfo's first ':' and the authority's last '@'.
-    let start = raw.find("://").map_or(0, |i| i + 3);
+    // The textual password: between the userinfo's first ':' and the authority's last '@',
+    // the authority starting after a leading `scheme://`.
+    let start = match (raw.find("://"), raw.find(['/', '?', '#'])) {
+        (Some(i), Some(j)) if j < i => 0,
+        (Some(i), _) => i + 3,
+        (None, _) => 0,
+    };
     let end = raw[start..]
         .find(['/', '?', '#'])
         .map_or(raw.len(), |i| start + i);

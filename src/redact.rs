@@ -38,10 +38,20 @@ pub fn redact_url(url: &Url) -> Url {
     shown
 }
 
+/// Where the authority starts: after `scheme://` when the text opens with one (a `://` after a
+/// `/`, `?` or `#` is inside the path or query, not a scheme's), else at 0.
+fn scheme_end(raw: &str) -> usize {
+    match (raw.find("://"), raw.find(['/', '?', '#'])) {
+        (Some(i), Some(j)) if j < i => 0,
+        (Some(i), _) => i + 3,
+        (None, _) => 0,
+    }
+}
+
 /// URL-shaped text as typed (it may not parse: a bad port, no scheme) with the userinfo's
 /// password and secret query values replaced, for error messages that quote the input.
 pub fn redact_url_text(raw: &str) -> String {
-    let start = raw.find("://").map_or(0, |i| i + 3);
+    let start = scheme_end(raw);
     let end = raw[start..]
         .find(['/', '?', '#'])
         .map_or(raw.len(), |i| start + i);
@@ -163,6 +173,11 @@ mod tests {
             ("", ""),
             ("?secret", "?secret"),
             ("ü:ö@ä?apikey=ß", "ü:redacted@ä?apikey=redacted"),
+            // Found by fuzzing (redact_url): a `://` inside the query is not the scheme's.
+            (
+                "h:1/x?token=t1&u=http://u:pw@h",
+                "h:1/x?token=redacted&u=http://u:pw@h",
+            ),
         ] {
             assert_eq!(redact_url_text(raw), shown, "{raw}");
         }

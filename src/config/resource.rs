@@ -78,6 +78,14 @@ impl ResourceSpec {
         } else {
             Sourced::default_value(gethostname::gethostname().to_string_lossy().into_owned())
         };
+        // An empty instance id would label the marker series `instance=""`, which the read
+        // side cannot tell from another canary's: refused like an empty service name.
+        if service_instance_id.value.trim().is_empty() {
+            return Err(ConfigError::at(
+                &service_instance_id.source,
+                "service instance id is empty",
+            ));
+        }
         Ok(ResourceSpec {
             service_name,
             service_instance_id,
@@ -144,6 +152,15 @@ mod tests {
         assert_eq!(r.service_name.value, "otel-canary");
         assert_eq!(r.service_name.source, Provenance::Default);
         assert!(!r.service_instance_id.value.is_empty());
+    }
+
+    #[test]
+    fn an_empty_instance_id_is_refused_naming_its_setting() {
+        // Found by fuzzing (resource_attrs): `service.instance.id=` was taken as the id.
+        let env = EnvSnapshot::from_pairs([("OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=")]);
+        let e = ResourceSpec::resolve(&ResourceFlags::default(), &env).unwrap_err();
+        assert_eq!(e.input, "env OTEL_RESOURCE_ATTRIBUTES");
+        assert!(e.problem.contains("instance id is empty"), "{e}");
     }
 
     #[test]

@@ -132,12 +132,21 @@ pub fn describe_error_body(body: &[u8], content_type: Option<&str>) -> String {
     quote(body)
 }
 
+/// Trims, clips to `MAX_QUOTE` characters and shows control characters (an escape sequence
+/// in a server's message would reach the terminal) as `·`; line breaks and tabs stay.
 fn clip(s: &str) -> String {
     let s = s.trim();
+    let shown = |c: char| {
+        if c.is_control() && c != '\n' && c != '\t' {
+            '·'
+        } else {
+            c
+        }
+    };
     if s.chars().count() <= MAX_QUOTE {
-        s.to_string()
+        s.chars().map(shown).collect()
     } else {
-        let head: String = s.chars().take(MAX_QUOTE).collect();
+        let head: String = s.chars().take(MAX_QUOTE).map(shown).collect();
         format!("{head}…")
     }
 }
@@ -226,6 +235,25 @@ mod tests {
         assert_eq!(
             describe_error_body(b"404 page not found", None),
             "404 page not found"
+        );
+    }
+
+    #[test]
+    fn a_servers_message_cannot_reach_the_terminal_as_control_characters() {
+        // Found by fuzzing (rpc_status): a Status message was quoted with its NULs and
+        // escapes intact.
+        let status = tonic_types::Status {
+            code: 3,
+            message: "bad\u{1b}[2J\0id\nline 2".into(),
+            details: vec![],
+        };
+        assert_eq!(
+            describe_error_body(&status.encode_to_vec(), Some("application/x-protobuf")),
+            "bad·[2J·id\nline 2"
+        );
+        assert_eq!(
+            describe_error_body(br#"{"message":"a\u0007b"}"#, Some("application/json")),
+            "a·b"
         );
     }
 }
