@@ -454,6 +454,10 @@ fn list_secrets(raw: &str) -> (Vec<String>, String) {
             public.push(' ');
             if is_secret_header(name.trim(), value.trim()) {
                 values.push(value.to_string());
+            } else if !item.contains('=') || item.find('=') == Some(i) {
+                // A plain header's value is shown as it is.
+                public.push_str(value);
+                public.push(' ');
             }
         }
         if let Some((name, value)) = item.split_once('=')
@@ -686,13 +690,25 @@ pub fn setting_secrets(text: &str) -> Vec<String> {
             && !key.ends_with("_file")
         {
             out.extend(secret_runs(v, ""));
+        } else {
+            // Any other setting is shown as given, its URL secrets masked.
+            public.push_str(&crate::redact::redact_url_text(v).to_ascii_lowercase());
+            public.push(' ');
         }
         for word in v.split(['"', ' ', ',', '\'']) {
             for secret in url_secrets(word) {
                 out.extend(secret_runs(&secret, ""));
             }
+            // A user name is shown (only a password is masked), so it is public.
+            let start = word.find("://").map_or(0, |i| i + 3);
+            if let Some(at) = word[start..].find('@') {
+                let user = &word[start..start + at];
+                public.push_str(&user.split(':').next().unwrap_or("").to_ascii_lowercase());
+                public.push(' ');
+            }
         }
     }
+    let public = public.to_ascii_lowercase();
     out.retain(|r| !public.contains(r.as_str()));
     out
 }
