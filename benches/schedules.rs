@@ -10,7 +10,8 @@
 //!   with at most 8 queries; and after D jumps from 2 s to 10 s, per probe.
 //!
 //! Run: `cargo bench --bench schedules` (about 6 minutes; `-- quick` skips D = 10 s and 30 s
-//! and the jump; `SCHEDULES_DEBUG=1` prints every ingest hop with its reads).
+//! and the jump, `-- d=30` runs one delay; `SCHEDULES_DEBUG=1` prints every ingest hop with
+//! its reads).
 
 mod common;
 
@@ -167,12 +168,52 @@ fn row(d: f64, name: &str, t: &Tally, bound: f64, max_queries: Option<u32>) {
     );
 }
 
+/// The learned schedule's recovery when D jumps from 2 s to 10 s, probe by probe.
+async fn jump(lab: &LabStack) {
+    println!();
+    println!(
+        "learned schedule when D jumps from 2 s to 10 s ({WARM_UP} probes at 2 s first); \
+             bound: goal 1 until the 3rd probe, then max(10 ms, 2.5 %)"
+    );
+    println!(
+        "{:>5} {:>9} {:>9} {:>9} {:>5} verdict",
+        "probe", "|err| ms", "bound ms", "width ms", "q max"
+    );
+    set_delay(lab, 2.0);
+    let learned = round_trip(lab).overlapping(true).learning(true);
+    for _ in 0..WARM_UP {
+        learned.run(&NoProgress).await;
+    }
+    set_delay(lab, 10.0);
+    for i in 1..=MEASURED {
+        let r = learned.run(&NoProgress).await;
+        let mut t = Tally::default();
+        t.add(&r.signals, 10.0, false);
+        let bound = if i >= 3 {
+            target_error(10.0)
+        } else {
+            one_shot_bound(10.0)
+        };
+        let ok = t.failed == 0 && t.outside == 0 && t.max_abs_error() <= bound;
+        println!(
+            "{:>5} {:>9.1} {:>9.1} {:>9.1} {:>5} {}",
+            i,
+            t.max_abs_error() * 1e3,
+            bound * 1e3,
+            t.max_width() * 1e3,
+            t.max_queries(),
+            if ok { "ok" } else { "MISSED" }
+        );
+    }
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
-    let delays: &[f64] = if quick {
-        &[0.2, 2.0]
-    } else {
-        &[0.2, 2.0, 10.0, 30.0]
+    let only: Option<f64> = std::env::args().find_map(|a| a.strip_prefix("d=")?.parse().ok());
+    let delays: Vec<f64> = match only {
+        Some(d) => vec![d],
+        None if quick => vec![0.2, 2.0],
+        None => vec![0.2, 2.0, 10.0, 30.0],
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -211,7 +252,7 @@ fn main() {
              lab's receipt; q: ingest queries per signal; bad: probes failed, not learned, or \
              with D outside the interval)"
         );
-        for &d in delays {
+        for &d in &delays {
             set_delay(&lab, d);
             let learned = round_trip(&lab).overlapping(true).learning(true);
             let learn = async {
@@ -241,41 +282,8 @@ fn main() {
             row(d, "fixed 1 s", &f1s, f64::INFINITY, None);
         }
 
-        println!();
-        println!(
-            "learned schedule when D jumps from 2 s to 10 s ({WARM_UP} probes at 2 s first); \
-             bound: goal 1 until the 3rd probe, then max(10 ms, 2.5 %)"
-        );
-        println!(
-            "{:>5} {:>9} {:>9} {:>9} {:>5} verdict",
-            "probe", "|err| ms", "bound ms", "width ms", "q max"
-        );
-        set_delay(&lab, 2.0);
-        let learned = round_trip(&lab).overlapping(true).learning(true);
-        for _ in 0..WARM_UP {
-            learned.run(&NoProgress).await;
-        }
-        set_delay(&lab, 10.0);
-        let jumps = if quick { 0 } else { MEASURED };
-        for i in 1..=jumps {
-            let r = learned.run(&NoProgress).await;
-            let mut t = Tally::default();
-            t.add(&r.signals, 10.0, false);
-            let bound = if i >= 3 {
-                target_error(10.0)
-            } else {
-                one_shot_bound(10.0)
-            };
-            let ok = t.failed == 0 && t.outside == 0 && t.max_abs_error() <= bound;
-            println!(
-                "{:>5} {:>9.1} {:>9.1} {:>9.1} {:>5} {}",
-                i,
-                t.max_abs_error() * 1e3,
-                bound * 1e3,
-                t.max_width() * 1e3,
-                t.max_queries(),
-                if ok { "ok" } else { "MISSED" }
-            );
+        if !quick && only.is_none() {
+            jump(&lab).await;
         }
         lab.state.faults.clear();
     });

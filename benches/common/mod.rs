@@ -9,7 +9,7 @@ use otel_canary::lab::LabStack;
 use otel_canary::roundtrip::RoundTrip;
 
 /// All three signals sent to the lab's OTLP/HTTP receiver and read back from its Tempo, Loki
-/// and Mimir, without the TraceQL search.
+/// and Mimir, without the TraceQL search, under a 45 s deadline.
 pub fn round_trip(lab: &LabStack) -> RoundTrip {
     let env = EnvSnapshot::default();
     let export = resolve_export_target(
@@ -26,6 +26,8 @@ pub fn round_trip(lab: &LabStack) -> RoundTrip {
             loki: Some(lab.loki_url()),
             mimir: Some(lab.mimir_url()),
             no_search: true,
+            // Room for the longest lab delay the schedules bench asks for (30 s).
+            timeout: Some(std::time::Duration::from_secs(45)),
             ..Default::default()
         },
         None,
