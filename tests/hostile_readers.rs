@@ -495,3 +495,64 @@ async fn tempo_metrics_page() {
 async fn grafana_proxy() {
     table(Reader::Grafana).await;
 }
+
+/// `serve`'s `/probe` with every reader hostile (one hangs, one drips, one answers a page
+/// too large) and a 3 s scrape timeout: the answer comes within the scrape timeout, every
+/// signal down with its reason, nothing blamed on the collector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_probe_answers_within_the_scrape_timeout() {
+    use common::serve_process::{ServeProcess, sample};
+    let lab = stack(None).await;
+    let (silent, drip, huge) = (
+        Hostile::start(Mode::Silent).await,
+        Hostile::start(Mode::Drip).await,
+        Hostile::start(Mode::Huge).await,
+    );
+    let serve = ServeProcess::start(&[
+        "--endpoint".into(),
+        lab.receivers.http_base(false),
+        "--tempo".into(),
+        silent.url(),
+        "--loki".into(),
+        drip.url(),
+        "--mimir".into(),
+        huge.url(),
+        "--interval".into(),
+        "1h".into(),
+        "--timeout".into(),
+        "20s".into(),
+    ]);
+    let client = common::real_backends::http_client();
+    for _ in 0..2 {
+        let asked = std::time::Instant::now();
+        let r = client
+            .get(serve.url("/probe?scenario=default"))
+            .header("X-Prometheus-Scrape-Timeout-Seconds", "3")
+            .send()
+            .await
+            .expect("/probe answers");
+        let status = r.status();
+        let page = r.text().await.unwrap();
+        let took = asked.elapsed();
+        assert_eq!(status, 200, "{page}");
+        assert!(took < Duration::from_secs(3), "answered in {took:?}\n{page}");
+        assert_eq!(sample(&page, "probe_success"), Some(0.0), "{page}");
+        for (signal, reason) in [
+            ("trace", "timeout"),
+            ("log", "timeout"),
+            ("metric", "query_failed"),
+        ] {
+            assert_eq!(
+                sample(
+                    &page,
+                    &format!(r#"otel_canary_probe_failed{{signal="{signal}",reason="{reason}"}}"#)
+                ),
+                Some(1.0),
+                "{signal}: {page}"
+            );
+        }
+        eprintln!("/probe answered in {took:?}");
+    }
+    let logs = serve.stderr_text().to_lowercase();
+    assert!(!logs.contains("never reached"), "{logs}");
+}
