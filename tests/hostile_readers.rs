@@ -535,7 +535,10 @@ async fn serve_probe_answers_within_the_scrape_timeout() {
         let page = r.text().await.unwrap();
         let took = asked.elapsed();
         assert_eq!(status, 200, "{page}");
-        assert!(took < Duration::from_secs(3), "answered in {took:?}\n{page}");
+        assert!(
+            took < Duration::from_secs(3),
+            "answered in {took:?}\n{page}"
+        );
         assert_eq!(sample(&page, "probe_success"), Some(0.0), "{page}");
         for (signal, reason) in [
             ("trace", "timeout"),
