@@ -43,7 +43,7 @@ fn failed_signals(page: &str, scenario: &str) -> f64 {
     page.lines()
         .filter(|l| l.starts_with(prefix.as_str()))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        .fold(0.0, |a, b| a + b)
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -191,7 +191,11 @@ fn main() {
     );
     println!(
         "flat within 5 %: {}; failing share of probes {:.0} %",
-        if (b - a).abs() / a <= 0.05 { "yes" } else { "NO" },
+        if (b - a).abs() / a <= 0.05 {
+            "yes"
+        } else {
+            "NO"
+        },
         last.1 / (last.0 + last.1).max(1.0) * 100.0
     );
 }
