@@ -179,18 +179,19 @@ impl ReadClient {
             };
             let content_type = header(reqwest::header::CONTENT_TYPE);
             let location = header(reqwest::header::LOCATION);
-            let body = read_capped(&mut resp, MAX_BODY_BYTES + 1).await?;
+            let capped = read_capped(&mut resp, MAX_BODY_BYTES).await?;
             Ok::<_, reqwest::Error>((
                 Answer {
                     status,
                     content_type,
-                    body: Bytes::from(body),
+                    body: Bytes::from(capped.body),
                 },
                 location,
+                capped.over,
             ))
         }
         .await;
-        let (answer, location) = result.map_err(|e| {
+        let (answer, location, oversized) = result.map_err(|e| {
             let class = if e.is_timeout() {
                 if e.is_connect() {
                     ErrorClass::ConnectTimeout
@@ -207,7 +208,7 @@ impl ReadClient {
             };
             self.error(class, None, &message, url)
         })?;
-        if answer.body.len() > MAX_BODY_BYTES {
+        if oversized {
             return Err(self.error(
                 ErrorClass::Body,
                 Some(answer.status),

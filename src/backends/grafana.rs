@@ -239,10 +239,8 @@ impl GrafanaClient {
     pub async fn datasources(&self) -> Result<Vec<Datasource>, QueryError> {
         let url = join(&self.base, "api/datasources");
         let answer = self.get_ok(&url).await?;
-        parse_datasources(&answer.body).map_err(|e| {
-            self.client
-                .error(ErrorClass::Body, Some(answer.status), &e, &url)
-        })
+        parse_datasources(&answer.body)
+            .map_err(|e| self.client.unusable(&answer, &url, "Grafana", &e))
     }
 
     /// `GET /api/datasources/uid/<uid>`: `Ok(None)` when Grafana has no such datasource.
@@ -260,10 +258,9 @@ impl GrafanaClient {
                 &url,
             ));
         }
-        parse_datasource(&answer.body).map(Some).map_err(|e| {
-            self.client
-                .error(ErrorClass::Body, Some(answer.status), &e, &url)
-        })
+        parse_datasource(&answer.body)
+            .map(Some)
+            .map_err(|e| self.client.unusable(&answer, &url, "Grafana", &e))
     }
 
     async fn get_ok(&self, url: &Url) -> Result<super::client::Answer, QueryError> {

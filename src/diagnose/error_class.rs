@@ -174,6 +174,10 @@ fn classify_text(text: &str, during_connect: bool) -> ErrorClass {
         || has("alert received")
     {
         ErrorClass::TlsHandshake
+    } else if has("connection error received") || has("stream error received") {
+        // The peer speaks HTTP/2 and itself ended the connection or the stream (GOAWAY,
+        // RST_STREAM): a server shedding load or shutting down, not another protocol.
+        ErrorClass::Unavailable
     } else if has("received unexpected message from connection")
         || has("h2 protocol error")
         || has("http2 error")

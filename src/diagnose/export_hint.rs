@@ -152,6 +152,13 @@ fn hint_for(export: &ExportOutcome, error: &ExportError) -> String {
                 retry_note(export)
             )
         }
+        ErrorClass::Unavailable if error.message.contains("error received") => format!(
+            "the receiver at {at} ended the HTTP/2 connection or stream without answering \
+             (GOAWAY or RST_STREAM: {}): it is shutting down or shedding load, or a proxy in \
+             front closes connections{}",
+            error.message,
+            retry_note(export)
+        ),
         ErrorClass::Unavailable => format!(
             "the receiver at {at} is unavailable ({}): starting, overloaded, or a proxy in front \
              has no healthy backend{}",
@@ -163,6 +170,13 @@ fn hint_for(export: &ExportOutcome, error: &ExportError) -> String {
              message says why; behind a collector this is the backend refusing data after \
              receiving it (Tempo: the distributor could not hand spans to an ingester)",
             rejected_items(export)
+        ),
+        ErrorClass::HttpStatus if error.message.contains("redirects to") => format!(
+            "{at} answered the export with a redirect ({}): an OTLP receiver does not redirect, \
+             a proxy or a login page does; the canary does not follow it (the export and its \
+             credentials go only where you pointed them): point the endpoint at the receiver \
+             itself (chosen by {chosen})",
+            error.message
         ),
         ErrorClass::HttpStatus | ErrorClass::GrpcStatus => {
             "the receiver refused the export: its answer is in the detail".to_string()

@@ -110,8 +110,22 @@ pub fn hint(c: &HintContext<'_>) -> Option<String> {
                     authority(c.export),
                     ack_text(c.export),
                 );
-                if c.clues.iter().any(|k| k.source == "collector_metrics") {
+                let pages: Vec<&Clue> = c
+                    .clues
+                    .iter()
+                    .filter(|k| k.source == "collector_metrics")
+                    .collect();
+                let read = pages.iter().any(|k| !k.unread);
+                let unread = pages.iter().any(|k| k.unread);
+                if read {
                     format!("{head}; the collector's own counters are below")
+                } else if unread {
+                    format!(
+                        "{head}: the collector has no {} pipeline exporting to {b}, or its \
+                         exporter fails; its metrics page could not be read (below), so its \
+                         counters cannot say which: check its logs",
+                        s.plural()
+                    )
                 } else {
                     format!(
                         "{head}: the collector has no {} pipeline exporting to {b}, or its \
@@ -184,6 +198,38 @@ fn tls_says(message: &str, any: &[&str]) -> bool {
     any.iter().any(|w| m.contains(w))
 }
 
+/// What a failed TLS handshake with `url` means, in the words of the certificate problem
+/// rustls named (expired, another host name, an unknown issuer) when it named one.
+pub fn tls_hint(url: &str, e: &QueryError) -> String {
+    if tls_says(&e.message, &["expired", "notvalidyet", "not valid yet"]) {
+        format!(
+            "TLS with {url} failed: the server's certificate has expired (or is not valid yet): \
+             renew it, or check the clock ({})",
+            e.message
+        )
+    } else if tls_says(
+        &e.message,
+        &["notvalidforname", "not valid for name", "not valid for"],
+    ) {
+        format!(
+            "TLS with {url} failed: the server's certificate is not valid for this host name: use \
+             the name the certificate was issued for, or reissue it with this one ({})",
+            e.message
+        )
+    } else if tls_says(&e.message, &["unknownissuer", "unknown issuer"]) {
+        format!(
+            "TLS with {url} failed: the server's certificate is signed by an unknown authority: \
+             give its CA with --read-ca-cert ({})",
+            e.message
+        )
+    } else {
+        format!(
+            "TLS with {url} failed: a plain-text port, or an untrusted certificate \
+             (--read-ca-cert)"
+        )
+    }
+}
+
 fn query_hint(c: &HintContext<'_>) -> String {
     let b = c.backend;
     let url = c.backend_url;
@@ -204,6 +250,18 @@ fn query_hint(c: &HintContext<'_>) -> String {
             "{url} has no such API path: is it the {b} query port? (Mimir: --mimir adds \
              /prometheus; Prometheus/VictoriaMetrics: --prometheus)"
         ),
+        // A 2xx answer that is not the API's: its own words, whatever the status.
+        (ErrorClass::Body, _) if e.message.starts_with("an HTML page answered") => format!(
+            "{}: a login page, a proxy or Grafana's UI in front of the API? Point the read URL \
+             at {b}'s own HTTP API (or, behind an auth proxy, give its credentials with \
+             --read-token-file / --read-user)",
+            e.message
+        ),
+        (ErrorClass::Body, _) if e.message.contains("larger than") => format!(
+            "{url} answered more than a reader accepts ({}): is it {b}'s query API?",
+            e.message
+        ),
+        (ErrorClass::Body, _) => format!("{b}'s answer made no sense: {}", e.message),
         (_, Some(_)) if e.message.contains("empty ring") => format!(
             "{b} answered \"{}\": no ingester (or, for TraceQL metrics, no metrics-generator) has \
              joined its ring, so nothing can be written or read; check {b}'s /ready and /ring \
@@ -225,54 +283,10 @@ fn query_hint(c: &HintContext<'_>) -> String {
             format!("nothing listens at {url}: is {b} running and is this its query port?")
         }
         (ErrorClass::Dns, _) => format!("the host of {url} does not resolve"),
-        (ErrorClass::TlsHandshake, _)
-            if tls_says(&e.message, &["expired", "notvalidyet", "not valid yet"]) =>
-        {
-            format!(
-                "TLS with {url} failed: the server's certificate has expired (or is not valid yet): \
-             renew it, or check the clock ({})",
-                e.message
-            )
-        }
-        (ErrorClass::TlsHandshake, _)
-            if tls_says(
-                &e.message,
-                &["notvalidforname", "not valid for name", "not valid for"],
-            ) =>
-        {
-            format!(
-                "TLS with {url} failed: the server's certificate is not valid for this host name: use \
-             the name the certificate was issued for, or reissue it with this one ({})",
-                e.message
-            )
-        }
-        (ErrorClass::TlsHandshake, _)
-            if tls_says(&e.message, &["unknownissuer", "unknown issuer"]) =>
-        {
-            format!(
-                "TLS with {url} failed: the server's certificate is signed by an unknown authority: \
-             give its CA with --read-ca-cert ({})",
-                e.message
-            )
-        }
-        (ErrorClass::TlsHandshake, _) => format!(
-            "TLS with {url} failed: a plain-text port, or an untrusted certificate \
-             (--read-ca-cert)"
-        ),
+        (ErrorClass::TlsHandshake, _) => tls_hint(url, e),
         (ErrorClass::ProtocolMismatch, _) => {
             format!("{url} does not speak HTTP as expected: is it the {b} query port?")
         }
-        (ErrorClass::Body, _) if e.message.starts_with("an HTML page answered") => format!(
-            "{}: a login page, a proxy or Grafana's UI in front of the API? Point the read URL \
-             at {b}'s own HTTP API (or, behind an auth proxy, give its credentials with \
-             --read-token-file / --read-user)",
-            e.message
-        ),
-        (ErrorClass::Body, _) if e.message.contains("larger than") => format!(
-            "{url} answered more than a reader accepts ({}): is it {b}'s query API?",
-            e.message
-        ),
-        (ErrorClass::Body, _) => format!("{b}'s answer made no sense: {}", e.message),
         _ => format!("{b} could not be queried: {}", e.message),
     }
 }

@@ -203,6 +203,8 @@ impl GrpcTransport {
                     format!("{} ({}): {text}", grpc_code_name(code), code),
                 );
                 if !matches!(class, ErrorClass::Transport | ErrorClass::ProtocolMismatch) {
+                    // A server that sent GOAWAY may take the next connection.
+                    attempt.retryable |= class == ErrorClass::Unavailable;
                     attempt.error = Some(error);
                 } else {
                     error = sharpen(error, &self.url, true, self.tls.as_ref()).await;
@@ -269,6 +271,13 @@ async fn with_deadline<F: Future>(deadline: Option<Duration>, f: F) -> Option<F:
 /// a non-gRPC answer (an HTTP server replying 404, an HTTP/1 server breaking the h2 stream)
 /// is a protocol mismatch or a transport failure.
 pub fn classify_status(status: &tonic::Status) -> ErrorClass {
+    let said = match status.source() {
+        Some(src) => format!("{}: {}", status.message(), chain_text(src)),
+        None => status.message().to_string(),
+    };
+    if peer_ended_h2(&said) {
+        return ErrorClass::Unavailable;
+    }
     if server_made_up(status) {
         return ErrorClass::ProtocolMismatch;
     }
@@ -276,6 +285,13 @@ pub fn classify_status(status: &tonic::Status) -> ErrorClass {
         Some(src) => classify_chain(src, false),
         None => classify_grpc_code(status.code() as i32),
     }
+}
+
+/// The HTTP/2 peer itself ended the connection or the stream (GOAWAY, RST_STREAM: h2 says
+/// "connection error received" / "stream error received"): an HTTP/2 server shedding load or
+/// shutting down, not a port that speaks another protocol.
+fn peer_ended_h2(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("error received")
 }
 
 /// Statuses tonic makes up itself when the answer was not gRPC at all (an HTTP server's 404,
@@ -288,6 +304,9 @@ fn server_made_up(status: &tonic::Status) -> bool {
 /// `classify_status`); also used on the messages the SDK's tonic exporter logs.
 pub fn made_up_by_tonic(message: &str) -> bool {
     let msg = message.to_ascii_lowercase();
+    if peer_ended_h2(&msg) {
+        return false;
+    }
     msg.contains("grpc-status header missing")
         || msg.contains("invalid compression flag")
         || msg.contains("h2 protocol error")

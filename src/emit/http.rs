@@ -23,18 +23,43 @@ const CONNECT_GRACE: Duration = Duration::from_millis(100);
 
 pub const USER_AGENT: &str = concat!("otel-canary/", env!("CARGO_PKG_VERSION"));
 
+/// How much of an answer declared longer than the cap is read anyway, to quote its start.
+const OVERSIZED_HEAD: usize = 4096;
+
+/// A response body read up to a cap.
+#[derive(Debug, Default)]
+pub struct Capped {
+    /// At most the cap (at most `OVERSIZED_HEAD` when the declared length was over it).
+    pub body: Vec<u8>,
+    /// The answer was longer than the cap, by its Content-Length or by what arrived.
+    pub over: bool,
+}
+
 /// Reads a response body, keeping at most `cap` bytes: a misbehaving server (or a proxy's
-/// error page) cannot make the canary buffer without bound.
-pub async fn read_capped(resp: &mut reqwest::Response, cap: usize) -> reqwest::Result<Vec<u8>> {
-    let mut body = Vec::new();
+/// error page) cannot make the canary buffer without bound, nor spend its deadline reading
+/// an answer whose Content-Length already says it is too long.
+pub async fn read_capped(resp: &mut reqwest::Response, cap: usize) -> reqwest::Result<Capped> {
+    let declared_over = resp.content_length().is_some_and(|n| n > cap as u64);
+    let keep = if declared_over {
+        cap.min(OVERSIZED_HEAD)
+    } else {
+        cap
+    };
+    let mut out = Capped {
+        body: Vec::new(),
+        over: declared_over,
+    };
     while let Some(chunk) = resp.chunk().await? {
-        let room = cap - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= cap {
+        let room = keep - out.body.len();
+        if chunk.len() > room {
+            out.over = true;
+        }
+        out.body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.body.len() >= keep {
             break;
         }
     }
-    Ok(body)
+    Ok(out)
 }
 
 /// A reusable HTTP client for one signal's target.
@@ -141,6 +166,8 @@ pub struct HttpAnswer {
     pub content_type: Option<String>,
     pub retry_after: Option<Duration>,
     pub body: Vec<u8>,
+    /// Longer than `MAX_RESPONSE_BYTES`: no export response is.
+    pub oversized: bool,
 }
 
 /// Reads an answer's status, headers and (capped) body.
@@ -155,13 +182,14 @@ pub async fn read_answer(mut resp: reqwest::Response) -> reqwest::Result<HttpAns
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    let body = read_capped(&mut resp, MAX_RESPONSE_BYTES).await?;
+    let capped = read_capped(&mut resp, MAX_RESPONSE_BYTES).await?;
     Ok(HttpAnswer {
         status,
         headers,
         content_type,
         retry_after,
-        body,
+        body: capped.body,
+        oversized: capped.over,
     })
 }
 
@@ -216,10 +244,11 @@ pub async fn judge_answer(
         }
         Ok(HttpAnswer {
             status,
+            headers,
             content_type,
             retry_after,
             body,
-            ..
+            oversized,
         }) => {
             attempt.response = Some(Response::Http {
                 status: status.as_u16(),
@@ -228,7 +257,16 @@ pub async fn judge_answer(
                 body_bytes: body.len(),
             });
             attempt.retry_after_seconds = retry_after.map(|d| d.as_secs_f64());
-            if status.is_success() {
+            if status.is_success() && oversized {
+                attempt.error = Some(ExportError::new(
+                    ErrorClass::Body,
+                    format!(
+                        "the answer is larger than {} MiB, more than an OTLP export response \
+                         may be",
+                        MAX_RESPONSE_BYTES >> 20
+                    ),
+                ));
+            } else if status.is_success() {
                 match decode_partial_success(signal, &body, content_type.as_deref(), encoding) {
                     Ok(ps) => {
                         if let Some(p) = ps.as_ref().filter(|p| p.rejected > 0) {
@@ -248,11 +286,22 @@ pub async fn judge_answer(
                     status.as_u16(),
                     status.canonical_reason().unwrap_or("")
                 );
-                let message = if text.is_empty() {
+                let mut message = if text.is_empty() {
                     summary
                 } else {
                     format!("{summary}: {text}")
                 };
+                if status.is_redirection() {
+                    let to = headers
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|l| url.join(l).ok())
+                        .map(|l| crate::redact::redact_url(&l).to_string())
+                        .unwrap_or_else(|| "nowhere (no Location)".into());
+                    message.push_str(&format!(
+                        "; redirects to {to}, which the canary does not follow"
+                    ));
+                }
                 let class = classify_http_status(status.as_u16(), &text);
                 let error = ExportError::new(class, message);
                 attempt.error = Some(if class == ErrorClass::TlsMismatch {

@@ -271,23 +271,35 @@ impl RoundTrip {
     /// and none named is a configuration mistake (exit 2), said before anything is sent. Every
     /// other problem (Grafana down, no datasource of a type) is left to the hop, which reports
     /// it as a failure of that signal.
+    ///
+    /// The look is one of the reads before the probe: bounded by `PRE_PROBE_BUDGET`, and the
+    /// time it takes comes out of the probe's `OVERRUN`. A Grafana that does not answer in
+    /// time is left to the hop too.
     pub async fn resolve_grafana(&self) -> Result<(), ConfigError> {
         let Some(g) = &self.grafana else {
             return Ok(());
         };
-        for signal in self.signals() {
-            let Some(direct) = self.direct_backend(signal) else {
-                continue;
-            };
-            let kind = DatasourceKind::of(signal);
-            if let Err(Unresolved::Several(ds)) = g.choose(kind).await {
-                return Err(ConfigError::new(
-                    "--grafana-datasource",
-                    g.clean(&g.several_text(kind, &ds, Some(&direct.api_base))),
-                ));
+        let started = Instant::now();
+        let look = async {
+            for signal in self.signals() {
+                let Some(direct) = self.direct_backend(signal) else {
+                    continue;
+                };
+                let kind = DatasourceKind::of(signal);
+                if let Err(Unresolved::Several(ds)) = g.choose(kind).await {
+                    return Err(ConfigError::new(
+                        "--grafana-datasource",
+                        g.clean(&g.several_text(kind, &ds, Some(&direct.api_base))),
+                    ));
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        };
+        let result = tokio::time::timeout(super::post_mortem::PRE_PROBE_BUDGET, look)
+            .await
+            .unwrap_or(Ok(()));
+        *self.preflight.lock().expect("preflight lock") += started.elapsed();
+        result
     }
 
     fn direct_backend(&self, signal: Signal) -> Option<&Backend> {
@@ -367,23 +379,35 @@ impl RoundTrip {
         };
         let kind = DatasourceKind::of(signal);
         let mut clues = Vec::new();
-        let (hop, hint) = match g.choose(kind).await {
-            Err(u) => {
-                let v = self
-                    .unresolved(g, kind, signal, &direct, u, &mut clues)
-                    .await;
-                (Hop::failed(HopName::Grafana, v.reason, v.detail), v.hint)
-            }
-            Ok(choice) => {
-                match self
-                    .through_datasource(
-                        g, &choice, probe, window, signal, &direct, progress, &mut clues,
+        // Everything the hop does (finding the datasource, its settings, the reads, the
+        // diagnosis) ends by `end`: min(5 s, what is left of the deadline), at least
+        // GRAFANA_HOP_MIN as far as the signal's overrun allows, never past the cap.
+        let now = Instant::now();
+        let least = now + GRAFANA_HOP_MIN.min(window.overrun);
+        let end = window.limit((now + GRAFANA_HOP_TIMEOUT).min(window.deadline.max(least)));
+        let budget = end.saturating_duration_since(now);
+        let hop = async {
+            match g.choose(kind).await {
+                Err(u) => {
+                    let v = self
+                        .unresolved(g, kind, signal, &direct, u, &mut clues)
+                        .await;
+                    Err((Hop::failed(HopName::Grafana, v.reason, v.detail), v.hint))
+                }
+                Ok(choice) => {
+                    self.through_datasource(
+                        g, &choice, probe, window, end, signal, &direct, progress, &mut clues,
                     )
                     .await
-                {
-                    Ok(hop) => return hop,
-                    Err((hop, hint)) => (hop, hint),
                 }
+            }
+        };
+        let (hop, hint) = match tokio::time::timeout_at(end.into(), hop).await {
+            Ok(Ok(hop)) => return hop,
+            Ok(Err(failed)) => failed,
+            Err(_) => {
+                let v = silent(g, signal, &direct, budget, None);
+                (Hop::failed(HopName::Grafana, v.reason, v.detail), v.hint)
             }
         };
         let hop = Hop {
@@ -406,6 +430,7 @@ impl RoundTrip {
         choice: &Choice,
         probe: &Probe,
         window: Window,
+        end: Instant,
         signal: Signal,
         direct: &Direct<'_>,
         progress: &dyn Progress,
@@ -486,13 +511,8 @@ impl RoundTrip {
             ),
         };
         let started = Instant::now();
-        let budget = GRAFANA_HOP_TIMEOUT.min(
-            window
-                .deadline
-                .saturating_duration_since(started)
-                .max(GRAFANA_HOP_MIN),
-        );
-        let deadline = window.limit(started + budget);
+        let deadline = end;
+        let budget = deadline.saturating_duration_since(started);
         let mut queries = 0;
         let polled = poll(started.into(), deadline.into(), self.policy, || {
             queries += 1;
@@ -544,6 +564,18 @@ impl RoundTrip {
                 last_seen.as_deref(),
                 partial,
                 budget,
+            ),
+            PollEnd::Deadline {
+                last: LastRead::Unanswered | LastRead::None,
+                last_error,
+                unanswered,
+                ..
+            } => silent(
+                g,
+                signal,
+                direct,
+                budget,
+                Some((unanswered, polled.queries, last_error)),
             ),
             PollEnd::Deadline {
                 last_error: Some(error),
@@ -767,6 +799,18 @@ impl RoundTrip {
                     kind.key()
                 ),
             ),
+            Unresolved::ListFailed(e) if e.message.starts_with("an HTML page answered") => {
+                Verdict::refused(
+                    format!("cannot list datasources: {e}"),
+                    format!(
+                        "{} at {}/api/datasources: a login page or a proxy in front of Grafana's \
+                         API? Give the canary a service-account token (--grafana-token-file), \
+                         which Grafana's API takes without a browser session",
+                        e.message,
+                        g.grafana()
+                    ),
+                )
+            }
             Unresolved::ListFailed(e) => Verdict::refused(
                 format!("cannot list datasources: {e}"),
                 format!(
@@ -881,8 +925,48 @@ fn backend_auth(
     Verdict::refused(e.to_string(), hint)
 }
 
+/// Grafana did not answer within the hop's budget: `timeout`, and since the signal is visible
+/// directly, only Grafana (or the way to it) is in question. `reads` is (unanswered, all,
+/// the last error) when the reads were what went unanswered.
+fn silent(
+    g: &GrafanaHop,
+    signal: Signal,
+    direct: &Direct<'_>,
+    budget: Duration,
+    reads: Option<(u32, u32, Option<QueryError>)>,
+) -> Verdict {
+    let within = fmt_budget(budget);
+    let what = match &reads {
+        Some((silent, all, last)) => format!(
+            "{silent} of {all} read{} through it went unanswered{}",
+            if *all == 1 { "" } else { "s" },
+            last.as_ref()
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
+        ),
+        None => "finding the datasource and reading through it did not finish".into(),
+    };
+    Verdict {
+        reason: Reason::Timeout,
+        detail: format!("Grafana did not answer within {within}: {what}"),
+        hint: format!(
+            "Grafana at {} did not answer within {within}: {what}. The {signal} is visible in {} \
+             directly, so only Grafana or the way to it is in question: check Grafana's load \
+             and the network path (a proxy in front of it?)",
+            g.grafana(),
+            direct.backend
+        ),
+    }
+}
+
 /// Grafana itself could not be reached: say what `/api/health` answers.
 async fn unreachable(g: &GrafanaHop, e: &QueryError, uid: &str, clues: &mut Vec<Clue>) -> Verdict {
+    if e.class == ErrorClass::TlsHandshake {
+        return Verdict::refused(
+            e.to_string(),
+            crate::diagnose::hints::tls_hint(&g.grafana(), e),
+        );
+    }
     match g.client.health().await {
         Err(h) => {
             let health = if h.class == e.class && h.status.is_none() {

@@ -110,10 +110,19 @@ pub struct RoundTrip {
     assertions: Vec<crate::config::assertions::AssertionSpec>,
     /// The `grafana` hop, when a Grafana is configured.
     grafana: Option<grafana::GrafanaHop>,
+    /// Time the command spent reading before the next probe (`resolve_grafana`): it comes out
+    /// of that probe's `OVERRUN`.
+    preflight: std::sync::Mutex<Duration>,
     pub policy: PollPolicy,
     /// Where recent probes became visible, when `serve` lets this round trip learn.
     learned: Learned<(Signal, HopName)>,
 }
+
+/// The most a run takes beyond its longest deadline, in all: the reads before the probe
+/// (metrics pages, derived baselines, Grafana's datasources), the identity look and the
+/// post-mortem after a failed read, and the grafana hop's minimum share it
+/// (docs/round-trip.md, "Hard deadlines").
+pub const OVERRUN: Duration = Duration::from_millis(1500);
 
 fn client_for(read: &ReadTarget, backend: &Backend) -> Result<ReadClient, ConfigError> {
     let mut headers: Vec<Header> = read.headers.clone();
@@ -200,6 +209,7 @@ impl RoundTrip {
             derived,
             assertions: Vec::new(),
             grafana,
+            preflight: std::sync::Mutex::new(Duration::ZERO),
             policy: PollPolicy::default(),
             learned: Learned::off(),
         })
@@ -279,6 +289,7 @@ impl RoundTrip {
     /// scraper's timeout): a signal not seen by then fails as not found.
     pub async fn run_until(&self, progress: &dyn Progress, cap: Option<Instant>) -> RunOutcome {
         let started = Instant::now();
+        let spent_before = std::mem::take(&mut *self.preflight.lock().expect("preflight lock"));
         let baselines = async {
             match &self.derived {
                 Some(d) => {
@@ -289,12 +300,15 @@ impl RoundTrip {
             }
         };
         let (before, baselines) = tokio::join!(self.pages_before(), baselines);
+        // What the reads before the probe took comes out of the time a signal may run past
+        // its deadline.
+        let overrun = OVERRUN.saturating_sub(spent_before + started.elapsed());
         let probe = Probe::start();
         let signals = join_all(
             self.exporter
                 .signals()
                 .into_iter()
-                .map(|s| self.signal(s, &probe, &before, &baselines, progress, cap)),
+                .map(|s| self.signal(s, &probe, &before, &baselines, progress, cap, overrun)),
         );
         let (signals, pulls) = tokio::join!(signals, self.pulls(&probe, cap));
         let assertions = self.check_assertions(cap).await;
@@ -325,6 +339,7 @@ impl RoundTrip {
         .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn signal(
         &self,
         signal: Signal,
@@ -333,6 +348,7 @@ impl RoundTrip {
         baselines: &derived::Baselines,
         progress: &dyn Progress,
         cap: Option<Instant>,
+        overrun: Duration,
     ) -> SignalOutcome {
         progress.event(signal, ProgressEvent::Exporting);
         let sent_at = probe.seconds_since_start();
@@ -373,7 +389,8 @@ impl RoundTrip {
             export_hop.detail = Some(format!("partial success warning: {w}"));
         }
         out.hops.push(export_hop);
-        let window = Window::new(started, ack, self.read.timeout(signal).value, cap);
+        let window =
+            Window::new(started, ack, self.read.timeout(signal).value, cap).overrun(overrun);
         let failure = match signal {
             Signal::Trace => {
                 self.verify_trace(probe, window, baselines, &mut out, progress)
@@ -393,8 +410,13 @@ impl RoundTrip {
             .as_ref()
             .and_then(|f| f.error.as_ref())
             .is_some_and(|e| e.status == Some(404) || e.class == ErrorClass::Body);
+        // The looks after a failed read share what is left of the overrun.
+        let looks_end = Instant::now() + window.overrun;
+        let left = || looks_end.saturating_duration_since(Instant::now());
         if (not_found || odd_answer)
-            && let Some(wrong) = self.wrong_backend(signal).await
+            && let Some(wrong) = self
+                .wrong_backend(signal, left().min(IDENTITY_BUDGET))
+                .await
         {
             // The reads were answered by another backend: they prove nothing about the signal.
             if let Some(ingest) = out.hops.iter_mut().find(|h| h.hop == HopName::Ingest) {
@@ -406,7 +428,9 @@ impl RoundTrip {
             }
             out.clues.push(Clue::new("identity", wrong).explaining());
         } else if not_found {
-            let clues = self.post_mortem(signal, probe, before).await;
+            let clues = self
+                .post_mortem(signal, probe, before, left().min(post_mortem::BUDGET))
+                .await;
             out.clues.extend(clues);
         }
         self.finish(&mut out, failure.as_ref());
@@ -608,16 +632,19 @@ impl RoundTrip {
                 },
             });
         }
-        let search_hop = match search {
-            None => Hop {
-                detail: Some("search check off (--no-search)".into()),
-                ..Hop::new(HopName::Search, Status::Skipped)
-            },
+        let (search_hop, search_failure) = match search {
+            None => (
+                Hop {
+                    detail: Some("search check off (--no-search)".into()),
+                    ..Hop::new(HopName::Search, Status::Skipped)
+                },
+                None,
+            ),
             Some((polled, used)) => {
-                let mut h = search_hop(polled);
+                let (mut h, f) = search_hop(polled);
                 h.detail.get_or_insert_with(|| search_query(probe));
                 h.schedule = Some(used);
-                h
+                (h, f)
             }
         };
         insert_before_total(&mut out.hops, search_hop);
@@ -629,7 +656,8 @@ impl RoundTrip {
             let g = out.hops.remove(at);
             insert_before_total(&mut out.hops, g);
         }
-        failure
+        // When only search failed, its error is what the hint explains.
+        failure.or(search_failure)
     }
 
     async fn verify_log(
@@ -730,7 +758,7 @@ impl RoundTrip {
 impl RoundTrip {
     /// When the signal's read URL answers as another backend (Loki at `--tempo`), says so;
     /// `None` when it is the backend it should be, or nothing recognisable answered.
-    async fn wrong_backend(&self, signal: Signal) -> Option<String> {
+    async fn wrong_backend(&self, signal: Signal, within: Duration) -> Option<String> {
         let (kind, backend) = match signal {
             Signal::Trace => (ReadKind::Tempo, self.read.tempo.as_ref()?),
             Signal::Log => (ReadKind::Loki, self.read.loki.as_ref()?),
@@ -740,7 +768,10 @@ impl RoundTrip {
             },
         };
         let client = client_for(&self.read, backend).ok()?;
-        let speaks = identity::who_answers(&client, &backend.url.value, IDENTITY_BUDGET).await?;
+        if within.is_zero() {
+            return None;
+        }
+        let speaks = identity::who_answers(&client, &backend.url.value, within).await?;
         identity::wrong_backend(
             kind,
             redact_url(&backend.url.value).as_ref(),
@@ -842,6 +873,9 @@ struct Window {
     deadline: Instant,
     /// No read outlives this (`run_until`).
     cap: Option<Instant>,
+    /// How long the signal may run past its deadline (identity look, post-mortem, the
+    /// grafana hop's minimum): what `OVERRUN` leaves after the reads before the probe.
+    overrun: Duration,
 }
 
 impl Window {
@@ -851,9 +885,15 @@ impl Window {
             ack,
             deadline: ack,
             cap,
+            overrun: OVERRUN,
         };
         w.deadline = w.limit(ack + timeout);
         w
+    }
+
+    fn overrun(mut self, overrun: Duration) -> Window {
+        self.overrun = overrun;
+        self
     }
 
     /// `deadline`, or the cap if sooner.
@@ -1046,30 +1086,38 @@ fn insert_before_total(hops: &mut Vec<Hop>, hop: Hop) {
     hops.insert(at, hop);
 }
 
-/// The search hop from its own poll.
-fn search_hop(polled: Polled<usize, QueryError>) -> Hop {
+/// The search hop from its own poll, with what its failure leaves for the hint.
+fn search_hop(polled: Polled<usize, QueryError>) -> (Hop, Option<Failure>) {
     let reads = polled.reads.clone();
-    Hop {
-        reads,
-        ..search_hop_of(polled)
-    }
+    let (hop, failure) = search_hop_of(polled);
+    (Hop { reads, ..hop }, failure)
 }
 
-fn search_hop_of(polled: Polled<usize, QueryError>) -> Hop {
+fn search_hop_of(polled: Polled<usize, QueryError>) -> (Hop, Option<Failure>) {
     let queries = Some(polled.queries);
     match polled.end {
-        PollEnd::Found(_, vis) => Hop {
-            seconds: Some(vis.estimate()),
-            visible_after: Some(vis.after),
-            visible_by: Some(vis.by),
-            resolution: Some(vis.resolution()),
-            queries,
-            ..Hop::new(HopName::Search, Status::Ok)
-        },
-        PollEnd::Refused { error, .. } => Hop {
-            queries,
-            ..Hop::failed(HopName::Search, Reason::QueryFailed, error.to_string())
-        },
+        PollEnd::Found(_, vis) => (
+            Hop {
+                seconds: Some(vis.estimate()),
+                visible_after: Some(vis.after),
+                visible_by: Some(vis.by),
+                resolution: Some(vis.resolution()),
+                queries,
+                ..Hop::new(HopName::Search, Status::Ok)
+            },
+            None,
+        ),
+        PollEnd::Refused { error, .. } => (
+            Hop {
+                queries,
+                ..Hop::failed(HopName::Search, Reason::QueryFailed, error.to_string())
+            },
+            Some(Failure {
+                error: Some(error),
+                last_seen: None,
+                reads: (0, polled.queries),
+            }),
+        ),
         PollEnd::Deadline {
             last_seen,
             partial,
@@ -1089,10 +1137,17 @@ fn search_hop_of(polled: Polled<usize, QueryError>) -> Hop {
                 Reason::NotFound => format!("not found by search: {detail}"),
                 _ => format!("search: {detail}"),
             };
-            Hop {
-                queries,
-                ..Hop::failed(HopName::Search, reason, detail)
-            }
+            (
+                Hop {
+                    queries,
+                    ..Hop::failed(HopName::Search, reason, detail)
+                },
+                Some(Failure {
+                    error: last_error,
+                    last_seen,
+                    reads: (unanswered, polled.queries),
+                }),
+            )
         }
     }
 }

@@ -208,6 +208,10 @@ pub struct Clue {
     pub finding: String,
     /// The finding explains the failure well enough to be the hint.
     pub explains: bool,
+    /// The look could not be made (its source did not answer usably): the finding says why,
+    /// and nothing may be read into it. Not in the JSON: the finding says it.
+    #[serde(skip)]
+    pub unread: bool,
 }
 
 impl Clue {
@@ -216,6 +220,15 @@ impl Clue {
             source,
             finding: finding.into(),
             explains: false,
+            unread: false,
+        }
+    }
+
+    /// A look that could not be made: `finding` says why.
+    pub fn unread(source: &'static str, finding: impl Into<String>) -> Clue {
+        Clue {
+            unread: true,
+            ..Clue::new(source, finding)
         }
     }
 

@@ -17,8 +17,8 @@ use crate::signal::Signal;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// The whole look may take this long after the deadline, at most (with the identity look's
-/// 0.5 s, a run ends at most 1.5 s after its longest deadline).
+/// The whole look may take this long after the deadline, at most; with the identity look's
+/// 0.5 s and the reads before the probe it stays within `super::OVERRUN` (1.5 s).
 pub(super) const BUDGET: Duration = Duration::from_secs(1);
 
 /// The pipeline's own metrics pages as they were before the probe was sent.
@@ -59,7 +59,7 @@ async fn page_clue(
     let before = match before? {
         Ok(b) => b,
         Err(e) => {
-            return Some(Clue::new(
+            return Some(Clue::unread(
                 source,
                 format!("the metrics page {url} could not be read before the probe: {e}"),
             ));
@@ -68,7 +68,7 @@ async fn page_clue(
     let after = match reader.snapshot().await {
         Ok(a) => a,
         Err(e) => {
-            return Some(Clue::new(
+            return Some(Clue::unread(
                 source,
                 format!("the metrics page {url} could not be read after the deadline: {e}"),
             ));
@@ -100,6 +100,7 @@ impl RoundTrip {
         signal: Signal,
         probe: &Probe,
         before: &PagesBefore,
+        within: Duration,
     ) -> Vec<Clue> {
         let look = async {
             let pages = async {
@@ -136,13 +137,13 @@ impl RoundTrip {
             pages.extend(backend);
             pages
         };
-        match tokio::time::timeout(BUDGET, look).await {
+        match tokio::time::timeout(within, look).await {
             Ok(clues) => clues,
             Err(_) => vec![Clue::new(
                 "post_mortem",
                 format!(
                     "the look beyond the query took longer than {:.1}s and was abandoned",
-                    BUDGET.as_secs_f64()
+                    within.as_secs_f64()
                 ),
             )],
         }

@@ -118,6 +118,7 @@ pub async fn replay(canned: Canned) -> SocketAddr {
 }
 
 pub mod browser;
+pub mod hostile;
 pub mod real_backends;
 pub mod serve_process;
 

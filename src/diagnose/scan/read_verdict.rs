@@ -172,7 +172,9 @@ pub fn read_verdict(c: &ReadCheck, findings: &[PortFinding], budget: &Budget) ->
                 ErrorClass::TlsHandshake => Mismatch::TlsHandshake,
                 ErrorClass::ConnectRefused => Mismatch::Closed,
                 ErrorClass::Dns => Mismatch::Dns,
-                ErrorClass::ConnectTimeout | ErrorClass::Timeout => Mismatch::Filtered,
+                ErrorClass::ConnectTimeout => Mismatch::Filtered,
+                // Connected, then no answer: not a filtered port, a silent server.
+                ErrorClass::Timeout => Mismatch::NoVerdict,
                 _ => Mismatch::Unrecognised,
             },
             format!("GET {path} failed: {}", shorten(&e.to_string())),
