@@ -118,12 +118,21 @@ async fn metrics_follow_success_then_a_fault_then_recovery() {
         ),
         Some(1.0)
     );
-    let warned = serve
-        .logs()
-        .into_iter()
-        .find(|l| l["level"] == "WARN" && l["fields"]["message"] == "probe failed");
-    let warned =
-        warned.unwrap_or_else(|| panic!("no 'probe failed' line:\n{}", serve.stderr_text()));
+    // The metrics move before the probe's log line is written and read back: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let warned = loop {
+        let found = serve
+            .logs()
+            .into_iter()
+            .find(|l| l["level"] == "WARN" && l["fields"]["message"] == "probe failed");
+        match found {
+            Some(l) => break l,
+            None if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            None => panic!("no 'probe failed' line:\n{}", serve.stderr_text()),
+        }
+    };
     let failed = warned["fields"]["failed"].as_str().unwrap_or_default();
     assert!(
         failed.contains("log not_found") && failed.contains("never reached Loki"),
