@@ -540,13 +540,20 @@ pub fn otel_headers(data: &[u8]) {
             assert_no_secret("--header", &e.to_string(), &flag_secrets);
         }
     }
+    // `--read-header` takes a `tempo:`, `loki:` or `metrics:` prefix before the header (when
+    // an `=` follows): what is a name and what a value is judged after it.
+    let scoped = ["tempo:", "loki:", "metrics:"]
+        .iter()
+        .find_map(|p| raw.strip_prefix(p).filter(|rest| rest.contains('=')))
+        .unwrap_or(&raw);
+    let (read_secrets, _) = list_secrets(&scoped.replace(',', ";"));
     let mut flags = ReadFlags::default();
     flags.headers.push(raw.clone());
     match resolve_read_target(&flags, None, None, &EnvSnapshot::default()) {
         Ok(t) => check_headers("--read-header", &t.headers),
         Err(e) => {
             check_config_error("--read-header", &e);
-            assert_no_secret("--read-header", &e.to_string(), &flag_secrets);
+            assert_no_secret("--read-header", &e.to_string(), &read_secrets);
         }
     }
 }

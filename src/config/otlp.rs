@@ -59,8 +59,10 @@ impl FromStr for Protocol {
             "grpc" => Ok(Protocol::Grpc),
             "http/protobuf" | "http" | "http/proto" => Ok(Protocol::HttpProtobuf),
             "http/json" | "json" => Ok(Protocol::HttpJson),
+            // A value pasted into the wrong setting may be a URL with credentials.
             other => Err(format!(
-                "unknown protocol '{other}': expected grpc, http/protobuf or http/json"
+                "unknown protocol '{}': expected grpc, http/protobuf or http/json",
+                crate::redact::redact_url_text(other)
             )),
         }
     }
@@ -81,7 +83,8 @@ impl FromStr for Compression {
             "none" | "" => Ok(Compression::None),
             "gzip" => Ok(Compression::Gzip),
             other => Err(format!(
-                "unknown compression '{other}': expected gzip or none"
+                "unknown compression '{}': expected gzip or none",
+                crate::redact::redact_url_text(other)
             )),
         }
     }
@@ -705,6 +708,15 @@ mod tests {
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://col:4317")],
         );
         assert_eq!(url_of(&t, Signal::Trace).0, "https://col:4317/");
+    }
+
+    #[test]
+    fn a_url_pasted_as_the_protocol_is_quoted_without_its_password() {
+        let e = "http://u:hunter2@h:4318/?token=t0k"
+            .parse::<Protocol>()
+            .unwrap_err();
+        assert!(e.starts_with("unknown protocol 'http://u:"), "{e}");
+        assert!(!e.contains("hunter2") && !e.contains("t0k"), "{e}");
     }
 
     #[test]
