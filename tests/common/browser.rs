@@ -92,15 +92,20 @@ pub fn decode_png(bytes: &[u8]) -> Picture {
 }
 
 impl Chromium {
-    /// Chromium from OTEL_CANARY_CHROMIUM_BIN; panics, saying how to install it, otherwise.
+    /// Chromium from OTEL_CANARY_CHROMIUM_BIN, or else from the env file `.ci/install-tools`
+    /// writes (so the README's test command needs no sourcing); panics, saying how to
+    /// install it, otherwise.
     pub fn from_env() -> Chromium {
-        let bin = std::env::var_os("OTEL_CANARY_CHROMIUM_BIN").unwrap_or_else(|| {
-            panic!(
-                "OTEL_CANARY_CHROMIUM_BIN is not set: the browser tests need headless Chromium. \
-                 Run .ci/install-tools, then `. ~/.cache/otel-canary/tools/env; export \
-                 OTEL_CANARY_CHROMIUM_BIN` (CI's .ci/run does both)"
-            )
-        });
+        let bin = std::env::var_os("OTEL_CANARY_CHROMIUM_BIN")
+            .filter(|b| !b.is_empty())
+            .or_else(|| from_tools_env_file("OTEL_CANARY_CHROMIUM_BIN").map(Into::into))
+            .unwrap_or_else(|| {
+                panic!(
+                    "OTEL_CANARY_CHROMIUM_BIN is not set and the tools env file does not name \
+                     it: the browser tests need headless Chromium. Run .ci/install-tools \
+                     (CI's .ci/run does)"
+                )
+            });
         let bin = PathBuf::from(bin);
         assert!(
             bin.is_file(),
@@ -221,4 +226,21 @@ pub fn assert_shows_a_page(png: &[u8], width: u32, height: u32, failed: bool) ->
         pic.colours()
     );
     pic
+}
+
+/// `VAR`'s value in the env file of `.ci/install-tools` (`$OTEL_CANARY_TOOLS_DIR/env`, by
+/// default `~/.cache/otel-canary/tools/env`), if it is there.
+fn from_tools_env_file(var: &str) -> Option<String> {
+    let dir = std::env::var_os("OTEL_CANARY_TOOLS_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/otel-canary/tools"))
+        })?;
+    let text = std::fs::read_to_string(dir.join("env")).ok()?;
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("export ").or(Some(l.trim())))
+        .find_map(|l| l.strip_prefix(var)?.strip_prefix('='))
+        .map(|v| v.trim_matches(['"', '\'']).to_string())
+        .filter(|v| !v.is_empty())
 }
