@@ -272,14 +272,17 @@ fn auth(
                  not both"
             ),
         )),
-        (Some((token, source)), None) => Ok(Some((
-            Header {
-                name: "authorization".into(),
-                value: format!("Bearer {token}"),
-                source,
-            },
-            token,
-        ))),
+        (Some((token, source)), None) => {
+            super::headers::check_one_line_token(&token, &source)?;
+            Ok(Some((
+                Header {
+                    name: "authorization".into(),
+                    value: format!("Bearer {token}"),
+                    source,
+                },
+                token,
+            )))
+        }
         (None, Some((user, source))) => {
             if user.trim().is_empty() || user.contains(':') {
                 return Err(ConfigError::at(

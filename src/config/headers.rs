@@ -66,6 +66,19 @@ fn check_header(name: &str, value: &str, input: &str) -> Result<(), ConfigError>
     Ok(())
 }
 
+/// A token that goes into a header as it is (`Bearer <token>`) must be one line: a line
+/// break or NUL would make the header invalid, or smuggle another one. The token is never
+/// quoted.
+pub fn check_one_line_token(token: &str, source: &Provenance) -> Result<(), ConfigError> {
+    if token.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(ConfigError::at(
+            source,
+            "the token holds a line break or NUL: it must be a single line",
+        ));
+    }
+    Ok(())
+}
+
 /// Parses one `--header name=value` (a `name: value` form is accepted too, as curl users
 /// type it). The first `=` or `:` ends the name, so `Authorization: Bearer abc==` (a base64
 /// token's padding) is the curl form, not a name `Authorization: Bearer abc`.

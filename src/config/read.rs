@@ -207,11 +207,14 @@ fn auth_header(flags: &ReadFlags, env: &EnvSnapshot) -> Result<Option<Header>, C
             &src,
             "give either a bearer token or a user and password for reads, not both",
         )),
-        (Some((t, source)), None) => Ok(Some(Header {
-            name: "authorization".into(),
-            value: format!("Bearer {t}"),
-            source,
-        })),
+        (Some((t, source)), None) => {
+            super::headers::check_one_line_token(&t, &source)?;
+            Ok(Some(Header {
+                name: "authorization".into(),
+                value: format!("Bearer {t}"),
+                source,
+            }))
+        }
         (None, Some((user, source))) => {
             let password = match (&flags.password_file, env.get("OTEL_CANARY_READ_PASSWORD")) {
                 (Some(p), _) => read_secret_file(p, "--read-password-file")?,
@@ -528,6 +531,18 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> EnvSnapshot {
         EnvSnapshot::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn a_token_with_a_line_break_is_refused_without_being_quoted() {
+        let env = EnvSnapshot::from_pairs([("OTEL_CANARY_READ_TOKEN", "t0k\rX-Evil: 1")]);
+        let e = resolve_read_target(&ReadFlags::default(), None, None, &env).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("OTEL_CANARY_READ_TOKEN") && text.contains("line break"),
+            "{text}"
+        );
+        assert!(!text.contains("t0k"), "{text}");
     }
 
     #[test]
