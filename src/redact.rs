@@ -97,6 +97,25 @@ pub fn redact_url_text(raw: &str) -> String {
     out
 }
 
+/// Free text that quotes what was typed (a configuration error) with every URL-shaped word's
+/// password and secret query values masked: a value pasted into the wrong setting may be a URL
+/// with credentials, and no error should have to know that to stay clean.
+pub fn redact_urls_in_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '\'' | '"' | ',') {
+            out.push_str(&redact_url_text(&word));
+            word.clear();
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    out.push_str(&redact_url_text(&word));
+    out
+}
+
 /// Replaces every secret header value (and URL password) found in free text.
 pub fn scrub(text: &str, headers: &[Header], url: &Url) -> String {
     let mut out = text.to_string();
@@ -127,6 +146,23 @@ pub fn scrub(text: &str, headers: &[Header], url: &Url) -> String {
 mod tests {
     use super::*;
     use crate::config::Provenance;
+
+    #[test]
+    fn urls_quoted_in_free_text_lose_their_secrets() {
+        let text = "'5x http://u:pw1@h:9/?token=t2&a=b' is not a whole number, nor 'v:pw3@h'";
+        let out = redact_urls_in_text(text);
+        for secret in ["pw1", "t2", "pw3"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+        assert!(
+            out.contains("a=b") && out.contains("is not a whole number"),
+            "{out}"
+        );
+        assert_eq!(
+            redact_urls_in_text("plain words, 'quoted'"),
+            "plain words, 'quoted'"
+        );
+    }
 
     #[test]
     fn urls_and_echoed_secrets_are_masked() {

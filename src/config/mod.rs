@@ -94,10 +94,11 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// The problem's text is cleaned of URL credentials, whatever value it quotes.
     pub fn new(input: impl Into<String>, problem: impl Into<String>) -> Self {
         ConfigError {
             input: input.into(),
-            problem: problem.into(),
+            problem: crate::redact::redact_urls_in_text(&problem.into()),
         }
     }
 
