@@ -6,30 +6,17 @@ mod common;
 
 use common::real_backends::http_client;
 use common::serve_process::{ServeProcess, sample};
-use otel_canary::lab::{LabStack, LabStackConfig, LabState, SignalFault};
+use otel_canary::lab::{LabStack, SignalFault};
 use otel_canary::signal::Signal;
 use std::time::{Duration, Instant};
 
 async fn lab() -> LabStack {
-    LabStack::start(LabStackConfig::ephemeral(), LabState::new())
-        .await
-        .expect("lab starts")
+    common::lab_stack().await
 }
 
 /// `serve` flags pointing every signal at the lab.
 fn lab_args(lab: &LabStack, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "--endpoint".into(),
-        format!("http://{}", lab.receivers.http_addr),
-        "--tempo".into(),
-        lab.tempo_url(),
-        "--loki".into(),
-        lab.loki_url(),
-        "--mimir".into(),
-        lab.mimir_url(),
-    ];
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
+    common::lab_stack_args(lab, extra)
 }
 
 async fn get(url: &str) -> (u16, String) {

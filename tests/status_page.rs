@@ -9,29 +9,16 @@ mod common;
 use common::browser::{Chromium, assert_shows_a_page};
 use common::real_backends::http_client;
 use common::serve_process::{ServeProcess, sample};
-use otel_canary::lab::{LabStack, LabStackConfig, LabState, SignalFault};
+use otel_canary::lab::{LabStack, SignalFault};
 use otel_canary::signal::Signal;
 use std::time::{Duration, Instant};
 
 async fn lab() -> LabStack {
-    LabStack::start(LabStackConfig::ephemeral(), LabState::new())
-        .await
-        .expect("lab starts")
+    common::lab_stack().await
 }
 
 fn lab_args(lab: &LabStack, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "--endpoint".into(),
-        format!("http://{}", lab.receivers.http_addr),
-        "--tempo".into(),
-        lab.tempo_url(),
-        "--loki".into(),
-        lab.loki_url(),
-        "--mimir".into(),
-        lab.mimir_url(),
-    ];
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
+    common::lab_stack_args(lab, extra)
 }
 
 /// GET with an Accept header; (status, content type, body).

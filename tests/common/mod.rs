@@ -19,6 +19,32 @@ pub fn fixture_bytes(path: &str) -> Vec<u8> {
     std::fs::read(fixture(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
 }
 
+/// The whole lab stack (receivers, Tempo, Loki, Mimir) on free ports.
+pub async fn lab_stack() -> otel_canary::lab::LabStack {
+    otel_canary::lab::LabStack::start(
+        otel_canary::lab::LabStackConfig::ephemeral(),
+        LabState::new(),
+    )
+    .await
+    .expect("lab starts")
+}
+
+/// `serve`/`run` flags pointing every signal at the lab stack, then `extra`.
+pub fn lab_stack_args(lab: &otel_canary::lab::LabStack, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "--endpoint".into(),
+        format!("http://{}", lab.receivers.http_addr),
+        "--tempo".into(),
+        lab.tempo_url(),
+        "--loki".into(),
+        lab.loki_url(),
+        "--mimir".into(),
+        lab.mimir_url(),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
 pub async fn lab() -> LabReceivers {
     LabReceivers::start(ReceiverConfig::ephemeral(), LabState::new())
         .await
