@@ -699,10 +699,24 @@ pub fn setting_secrets(text: &str) -> Vec<String> {
             out.extend(secret_runs(v, ""));
         } else {
             // Any other setting is shown as given, its URL secrets masked.
-            public.push_str(&crate::redact::redact_url_text(v).to_ascii_lowercase());
+            public.push_str(&crate::redact::redact_urls_in_text(v).to_ascii_lowercase());
             public.push(' ');
+            // A parsed URL's query names, and the values of those not named like secrets, are
+            // shown as the parser splits them (which may differ from the text's reading).
+            if let Ok(url) = url::Url::parse(v) {
+                for (k, value) in url.query_pairs() {
+                    public.push_str(&k.to_ascii_lowercase());
+                    public.push(' ');
+                    if !crate::redact::is_secret_param(&k) {
+                        public.push_str(&value.to_ascii_lowercase());
+                        public.push(' ');
+                    }
+                }
+            }
         }
-        for word in v.split(['"', ' ', ',', '\'']) {
+        // Words as the product's text redaction splits them: a URL holds no whitespace (a
+        // form feed ends a secret query value as a space does), quotes or commas.
+        for word in v.split(|c: char| c.is_whitespace() || matches!(c, '"' | ',' | '\'')) {
             for secret in url_secrets(word) {
                 out.extend(secret_runs(&secret, ""));
             }
@@ -738,8 +752,10 @@ fn url_secrets(text: &str) -> Vec<String> {
     {
         out.push(authority[colon + 1..at].to_string());
     }
-    if let Some(q) = text[end..].find('?') {
-        for pair in text[end + q + 1..].split(['&', '#']) {
+    // The query runs from the first '?' to the fragment; a '?' inside the fragment starts none.
+    let before_fragment = &text[end..text[end..].find('#').map_or(text.len(), |i| end + i)];
+    if let Some(q) = before_fragment.find('?') {
+        for pair in before_fragment[q + 1..].split('&') {
             if let Some((k, v)) = pair.split_once('=')
                 && crate::redact::is_secret_param(k)
             {
@@ -866,7 +882,12 @@ pub fn redact_url(data: &[u8]) {
                 assert_eq!(v, "redacted", "{k} shows in {r}");
             }
         }
-        if url.password().is_none() && !url.query_pairs().any(|(k, _)| is_secret_param(&k)) {
+        // A query value holding a URL may lose that URL's password.
+        if url.password().is_none()
+            && !url
+                .query_pairs()
+                .any(|(k, v)| is_secret_param(&k) || k.contains("://") || v.contains("://"))
+        {
             assert_eq!(r, url, "a URL without secrets changed");
         }
     }

@@ -15,27 +15,46 @@ pub fn is_secret_param(name: &str) -> bool {
     is_secret_header(name, "")
 }
 
-/// The URL with any password and secret query parameter value replaced, safe to print.
+/// The URL with any password and secret query parameter value replaced, safe to print. A URL
+/// inside the query (`?target=http://user:pw@backend`, a proxy's; or pasted into a name)
+/// loses its password too.
 pub fn redact_url(url: &Url) -> Url {
     let mut shown = url.clone();
     if shown.password().is_some() {
         let _ = shown.set_password(Some(MASK));
     }
-    if shown.query_pairs().any(|(k, _)| is_secret_param(&k)) {
+    if shown
+        .query_pairs()
+        .any(|(k, v)| is_secret_param(&k) || has_nested_password(&k) || has_nested_password(&v))
+    {
         let pairs: Vec<(String, String)> = shown
             .query_pairs()
             .map(|(k, v)| {
                 let v = if is_secret_param(&k) {
                     MASK.to_string()
                 } else {
-                    v.into_owned()
+                    redact_nested(&v)
                 };
-                (k.into_owned(), v)
+                (redact_nested(&k), v)
             })
             .collect();
         shown.query_pairs_mut().clear().extend_pairs(pairs);
     }
     shown
+}
+
+/// Whether a piece of a query holds a URL whose password would show.
+fn has_nested_password(piece: &str) -> bool {
+    piece.contains("://") && redact_run_together(piece) != piece
+}
+
+/// A piece of a query with the passwords of the URLs inside it masked.
+fn redact_nested(piece: &str) -> String {
+    if piece.contains("://") {
+        redact_run_together(piece)
+    } else {
+        piece.to_string()
+    }
 }
 
 /// Where the authority starts: after `scheme://` when the text opens with one (a `://` after a
@@ -87,9 +106,10 @@ pub fn redact_url_text(raw: &str) -> String {
                     &percent_encoding::percent_decode_str(k).decode_utf8_lossy(),
                 ) =>
             {
-                format!("{k}={MASK}")
+                format!("{}={MASK}", redact_nested(k))
             }
-            _ => pair.to_string(),
+            Some((k, v)) => format!("{}={}", redact_nested(k), redact_nested(v)),
+            None => redact_nested(pair),
         })
         .collect();
     out.push_str(&pairs.join("&"));
@@ -105,14 +125,43 @@ pub fn redact_urls_in_text(text: &str) -> String {
     let mut word = String::new();
     for c in text.chars() {
         if c.is_whitespace() || matches!(c, '\'' | '"' | ',') {
-            out.push_str(&redact_url_text(&word));
+            out.push_str(&redact_run_together(&word));
             word.clear();
             out.push(c);
         } else {
             word.push(c);
         }
     }
-    out.push_str(&redact_url_text(&word));
+    out.push_str(&redact_run_together(&word));
+    out
+}
+
+/// One word may hold URLs run together (`http://a:pw@h=http://b:pw2@k`, two pastes): each,
+/// from its scheme on, is masked as a URL of its own, since the first one's authority ends
+/// before the second begins.
+fn redact_run_together(word: &str) -> String {
+    let mut starts: Vec<usize> = word
+        .match_indices("://")
+        .filter_map(|(i, _)| {
+            let scheme = word[..i]
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                .last()
+                .map(|(j, _)| j)?;
+            (scheme > 0).then_some(scheme)
+        })
+        .collect();
+    if starts.is_empty() {
+        return redact_url_text(word);
+    }
+    starts.dedup();
+    let mut out = String::with_capacity(word.len());
+    let mut from = 0;
+    for at in starts.into_iter().chain([word.len()]) {
+        out.push_str(&redact_url_text(&word[from..at]));
+        from = at;
+    }
     out
 }
 
@@ -146,6 +195,46 @@ pub fn scrub(text: &str, headers: &[Header], url: &Url) -> String {
 mod tests {
     use super::*;
     use crate::config::Provenance;
+
+    #[test]
+    fn a_url_in_a_query_value_loses_its_password() {
+        let raw = "http://proxy:8080/otlp?target=http://user:pw9@backend:4318&a=b";
+        let text = redact_url_text(raw);
+        assert_eq!(
+            text,
+            "http://proxy:8080/otlp?target=http://user:redacted@backend:4318&a=b"
+        );
+        let parsed = redact_url(&Url::parse(raw).unwrap()).to_string();
+        assert!(
+            !parsed.contains("pw9") && parsed.contains("a=b"),
+            "{parsed}"
+        );
+        let named = "http://h/?http://u:pw8@k=1&api_key=x";
+        assert_eq!(
+            redact_url_text(named),
+            "http://h/?http://u:redacted@k=1&api_key=redacted"
+        );
+        let parsed = redact_url(&Url::parse(named).unwrap()).to_string();
+        assert!(!parsed.contains("pw8"), "{parsed}");
+        let plain = Url::parse("http://proxy/?target=http://backend:4318").unwrap();
+        assert_eq!(
+            redact_url(&plain),
+            plain,
+            "nothing to mask, nothing changed"
+        );
+    }
+
+    #[test]
+    fn urls_run_together_lose_every_password() {
+        let out = redact_urls_in_text(
+            "'http://u:pw1@h:9X=http://user:pw2@localhost:4318/x?token=t3' holds '://' twice",
+        );
+        for secret in ["pw1", "pw2", "t3"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+        assert!(out.contains("http://user:redacted@localhost:4318"), "{out}");
+        assert!(out.contains("holds '://' twice"), "{out}");
+    }
 
     #[test]
     fn urls_quoted_in_free_text_lose_their_secrets() {
@@ -209,10 +298,11 @@ mod tests {
             ("", ""),
             ("?secret", "?secret"),
             ("ü:ö@ä?apikey=ß", "ü:redacted@ä?apikey=redacted"),
-            // Found by fuzzing (redact_url): a `://` inside the query is not the scheme's.
+            // Found by fuzzing (redact_url): a `://` inside the query is not the scheme's;
+            // the URL in that value loses its own password (found by otel_env).
             (
                 "h:1/x?token=t1&u=http://u:pw@h",
-                "h:1/x?token=redacted&u=http://u:pw@h",
+                "h:1/x?token=redacted&u=http://u:redacted@h",
             ),
         ] {
             assert_eq!(redact_url_text(raw), shown, "{raw}");

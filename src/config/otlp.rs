@@ -210,6 +210,7 @@ pub fn parse_endpoint(raw: &str, source: &Provenance) -> Result<Url, ConfigError
             ),
         ));
     }
+    check_one_reading(raw, &shown, source)?;
     let url = Url::parse(raw)
         .map_err(|e| ConfigError::at(source, format!("'{shown}' is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -225,6 +226,53 @@ pub fn parse_endpoint(raw: &str, source: &Provenance) -> Result<Url, ConfigError
         return Err(ConfigError::at(source, format!("'{shown}' has no host")));
     }
     Ok(url)
+}
+
+/// Refuses text that a person and the URL parser would split differently: redaction masks
+/// the password a person sees (after the first `://`, up to the first `/`, `?` or `#`), so a
+/// URL whose parser puts that text in the path (`http:host://user:pw@h`, `http://h\u:pw@x`)
+/// would be shown, and sent, with the password in it. Quotes, commas and spaces end a word
+/// for that redaction, so they are refused too. These are pasting slips, never a URL anyone
+/// meant.
+fn check_one_reading(raw: &str, shown: &str, source: &Provenance) -> Result<(), ConfigError> {
+    let text = raw.trim_matches(|c: char| c <= ' ');
+    let Some(scheme_end) = text.find("://") else {
+        return Ok(());
+    };
+    let scheme = &text[..scheme_end];
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return Err(ConfigError::at(
+            source,
+            // The text before the `://` is not quoted apart: it may hold the password.
+            format!(
+                "'{shown}' must start with http:// or https://, and other text comes before \
+                 its '://': one URL pasted into another, or a missing scheme?"
+            ),
+        ));
+    }
+    let rest = &text[scheme_end + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let path = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    let problem = if authority.contains('\\') {
+        "has a backslash in its host part: write / for a path"
+    } else if path.contains("://") {
+        "holds '://' twice: one URL pasted into another?"
+    } else if text.contains('#') {
+        "holds a fragment ('#'): a client never sends it, so it has no place here"
+    } else if text.contains(['"', '\'']) {
+        "holds a quote: remove it (env files and some shells keep quotes as part of the value)"
+    } else if text.contains(',') {
+        "holds a comma: one URL goes here, not a list (write %2C for a comma that belongs)"
+    } else if text.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        "holds a space or control character: a URL has none (write %20 for a space)"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::at(source, format!("'{shown}' {problem}")))
 }
 
 /// Appends `v1/<signal>` to a base URL after making sure its path ends with `/`, exactly as
@@ -580,6 +628,35 @@ pub fn shadowed_endpoints(target: &ExportTarget, env: &EnvSnapshot) -> Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Text whose password a person sees after the first `://` but the URL parser puts in the
+    /// path is refused, password masked (found by the otel_env fuzz target).
+    #[test]
+    fn a_url_pasted_into_another_is_refused_without_its_password() {
+        let src = Provenance::env("OTEL_EXPORTER_OTLP_ENDPOINT");
+        for raw in [
+            "http:L_EXPORThttp://user:envPassw0rd1@localhost:4318",
+            "http:http://user:envPassw0rd1@localhost:4318",
+            "http://collector\\user:envPassw0rd1@localhost:4318",
+            "http://u&b4://':envPassw0rd1@h",
+            "http://collector:4318/x':envPassw0rd1@h",
+            "http://collector:4318/?a=b,:envPassw0rd1@h",
+            "http://collector:4318/x :envPassw0rd1@h",
+            "http://collector:4318/#?token=envPassw0rd1",
+            "-ftp:token=envPassw0rd1@h:99/?a=b=http://u:x@h",
+        ] {
+            let e = parse_endpoint(raw, &src).unwrap_err().to_string();
+            assert!(!e.contains("envPassw0rd1"), "{e}");
+            assert!(e.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{e}");
+        }
+        for ok in [
+            "http://user:pw@localhost:4318",
+            " https://collector:4318/otlp?next=http://x",
+            "http://[::1]:4318",
+        ] {
+            assert!(parse_endpoint(ok, &src).is_ok(), "{ok}");
+        }
+    }
 
     #[test]
     fn a_shadowed_endpoint_variable_is_named() {
