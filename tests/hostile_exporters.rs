@@ -34,6 +34,7 @@ fn modes(other_host: std::net::SocketAddr) -> Vec<Mode> {
         Mode::GoAway,
         Mode::TlsExpired,
         Mode::TlsWrongHost,
+        Mode::TlsStall,
     ]
 }
 
@@ -44,6 +45,8 @@ fn expect(mode: &Mode, protocol: &str) -> (&'static [&'static str], &'static [&'
         Mode::TlsExpired => (&["tls_handshake"], &["expired"]),
         Mode::TlsWrongHost => (&["tls_handshake"], &["not issued for this host name"]),
         Mode::Silent => (&["timeout"], &["never acknowledged the export"]),
+        // TCP connects; the client's connect timeout fires inside the handshake.
+        Mode::TlsStall => (&["tls_handshake"], &["never finished the tls handshake"]),
         // The HTTP/2 server itself refused the work: not another protocol.
         Mode::GoAway if grpc => (&["unavailable"], &["goaway"]),
         // An HTTP/1.1 server (or noise) where gRPC was expected; the drip's headers are

@@ -96,6 +96,7 @@ fn all_modes(other_host: std::net::SocketAddr) -> Vec<Mode> {
         Mode::WrongContentType,
         Mode::TlsExpired,
         Mode::TlsWrongHost,
+        Mode::TlsStall,
     ]
 }
 
@@ -112,7 +113,9 @@ fn expect_direct(mode: &Mode) -> Expect {
             (&["query_failed"], &["answer made no sense", "it starts \""])
         }
         Mode::Huge => (&["query_failed"], &["more than a reader accepts", "16 mib"]),
-        Mode::Drip | Mode::Silent | Mode::ResetMidBody => (&["timeout"], &["did not answer"]),
+        Mode::Drip | Mode::Silent | Mode::ResetMidBody | Mode::TlsStall => {
+            (&["timeout"], &["did not answer"])
+        }
         Mode::RedirectLoop | Mode::RedirectTo(_) => (&["query_failed"], &["redirect"]),
         Mode::TlsExpired => (&["query_failed"], &["expired"]),
         Mode::TlsWrongHost => (&["query_failed"], &["not valid for this host name"]),
@@ -357,7 +360,9 @@ fn check(reader: Reader, mode: &Mode, t: &Timed, bound: Duration) -> Result<Stri
 
 fn expect_grafana(mode: &Mode) -> Expect {
     let (reasons, hint_says): (&[&str], &[&str]) = match mode {
-        Mode::Drip | Mode::Silent => (&["timeout"], &["grafana", "did not answer within"]),
+        Mode::Drip | Mode::Silent | Mode::TlsStall => {
+            (&["timeout"], &["grafana", "did not answer within"])
+        }
         // The datasource list is cut off: Grafana is unreachable, or its reads are.
         Mode::ResetMidBody => (&["timeout", "query_failed"], &["grafana"]),
         Mode::TlsExpired => (&["query_failed"], &["expired"]),

@@ -67,10 +67,7 @@ fn hint_for(export: &ExportOutcome, error: &ExportError) -> String {
             "the host '{host}' (chosen by {chosen}) does not resolve: a typo, or a name known \
              only inside the cluster or compose network?"
         ),
-        ErrorClass::ConnectTimeout => format!(
-            "no TCP connection to {at} within the export timeout: a firewall drops it or the \
-             address is wrong (`otel-canary doctor {host}`)"
-        ),
+        ErrorClass::ConnectTimeout => connect_timeout_hint(export, &at, host),
         ErrorClass::TlsMismatch => match error.port_speaks {
             Some(PortSpeaks::Tls) => format!(
                 "{at} expects TLS but the canary spoke plain text: use https://{at} (the URL \
@@ -204,9 +201,51 @@ fn hint_for(export: &ExportOutcome, error: &ExportError) -> String {
     }
 }
 
+/// The client's connect timeout spans the name lookup, the TCP connect and (for `https`) the
+/// TLS handshake, and from outside they look the same: name each step it may have been, and
+/// only the TCP connect for a plain address.
+fn connect_timeout_hint(export: &ExportOutcome, at: &str, host: &str) -> String {
+    let url = &export.url.value;
+    let by_name = matches!(url.host(), Some(url::Host::Domain(_)));
+    let tls = url.scheme() == "https";
+    if !by_name && !tls {
+        return format!(
+            "no TCP connection to {at} within the export timeout: a firewall drops it or the \
+             address is wrong (`otel-canary doctor {host}`)"
+        );
+    }
+    let mut steps = Vec::new();
+    let mut causes = Vec::new();
+    if by_name {
+        steps.push(format!("the name lookup of '{host}'"));
+        causes.push("a DNS server that does not answer");
+    }
+    steps.push("the TCP connect".to_string());
+    causes.push("a firewall that drops the connection");
+    if tls {
+        steps.push("the TLS handshake".to_string());
+    }
+    causes.push("a wrong address");
+    format!(
+        "no connection to {at} within the export timeout: {} never finished ({}; `otel-canary \
+         doctor {host}`)",
+        steps.join(" or "),
+        causes.join(", ")
+    )
+}
+
 fn tls_hint(at: &str, message: &str) -> String {
     let m = message.to_ascii_lowercase();
-    if m.contains("unknownissuer") || m.contains("unknown issuer") || m.contains("badsignature") {
+    if message.contains(crate::diagnose::second_look::STALLED_HANDSHAKE) {
+        format!(
+            "{at} takes the TCP connection but never finished the TLS handshake within the \
+             export timeout: a TLS proxy whose upstream hangs, or a port that accepts \
+             connections and does not answer TLS (`otel-canary doctor`)"
+        )
+    } else if m.contains("unknownissuer")
+        || m.contains("unknown issuer")
+        || m.contains("badsignature")
+    {
         format!(
             "{at} presented a certificate the canary does not trust (self-signed or a private \
              CA): pass --ca-cert CA.pem (--insecure-skip-verify only to debug)"

@@ -4,7 +4,7 @@
 //! port) instead of a bare `transport`.
 
 use super::error_class::ErrorClass;
-use super::sniff::{PortSpeaks, is_loki, port_speaks, sniff_plain, tls_refusal};
+use super::sniff::{PortSpeaks, is_loki, port_speaks, sniff_plain, tcp_connects, tls_refusal};
 use crate::emit::outcome::ExportError;
 use std::sync::Arc;
 use url::Url;
@@ -33,6 +33,16 @@ pub async fn sharpen(
             }
         }
     }
+    if error.class == ErrorClass::ConnectTimeout && url.scheme() == "https" {
+        // The client's connect timeout covers the TLS handshake too: a port that takes the
+        // TCP connection and never finishes the handshake must not read as a dropped SYN.
+        let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+        let port = url.port_or_known_default().unwrap_or(443);
+        if tcp_connects(host, port).await {
+            error.class = ErrorClass::TlsHandshake;
+            error.message.push_str(STALLED_HANDSHAKE);
+        }
+    }
     if let (ErrorClass::Transport, Some(config)) = (error.class, tls) {
         let host = url.host_str().unwrap_or_default();
         let port = url.port_or_known_default().unwrap_or(443);
@@ -45,6 +55,9 @@ pub async fn sharpen(
     }
     error
 }
+
+/// What a connect timeout on an `https` URL becomes when TCP does connect; the hint keys on it.
+pub const STALLED_HANDSHAKE: &str = "; TCP connects, but the TLS handshake never finished";
 
 /// The sharper verdict a second look found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

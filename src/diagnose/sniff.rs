@@ -134,6 +134,15 @@ pub fn judge_plain_answer(head: &[u8]) -> Option<PortSpeaks> {
     None
 }
 
+/// Whether a TCP connection to `host:port` opens within a look's time: after a connect
+/// timeout on an `https` URL, it tells a stalled TLS handshake from a dropped connection.
+pub async fn tcp_connects(host: &str, port: u16) -> bool {
+    matches!(
+        tokio::time::timeout(SNIFF_TIMEOUT, TcpStream::connect((host, port))).await,
+        Ok(Ok(_))
+    )
+}
+
 /// Whether the port completes a TLS handshake (any certificate accepted: this only asks).
 pub async fn speaks_tls(host: &str, port: u16) -> bool {
     let probe = async {

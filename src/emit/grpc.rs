@@ -134,10 +134,16 @@ impl GrpcTransport {
             retry_after_seconds: None,
         };
         let connected = match with_deadline(deadline, self.connect()).await {
-            None => Err(ExportError::new(
-                ErrorClass::ConnectTimeout,
-                "no gRPC connection within the export timeout",
-            )),
+            None => Err(sharpen(
+                ExportError::new(
+                    ErrorClass::ConnectTimeout,
+                    "no gRPC connection within the export timeout",
+                ),
+                &self.url,
+                true,
+                self.tls.as_ref(),
+            )
+            .await),
             Some(Err(e)) => Err(sharpen(
                 ExportError::new(classify_chain(&e, true), chain_text(&e)),
                 &self.url,

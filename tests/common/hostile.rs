@@ -46,6 +46,9 @@ pub enum Mode {
     TlsExpired,
     /// TLS with a certificate for another host name (signed by the CA in `Hostile::ca_pem`).
     TlsWrongHost,
+    /// An `https` URL whose server accepts the TCP connection, reads the ClientHello and never
+    /// sends its ServerHello: a TLS handshake that stalls (a TLS proxy whose upstream hangs).
+    TlsStall,
     /// A well-behaved 200 `{}`: the other host of `RedirectTo`, counting who arrives.
     Recorder,
 }
@@ -68,12 +71,13 @@ impl Mode {
             Mode::GoAway => "h2-goaway",
             Mode::TlsExpired => "tls-expired",
             Mode::TlsWrongHost => "tls-wrong-host",
+            Mode::TlsStall => "tls-stall",
             Mode::Recorder => "recorder",
         }
     }
 
     pub fn is_tls(&self) -> bool {
-        matches!(self, Mode::TlsExpired | Mode::TlsWrongHost)
+        matches!(self, Mode::TlsExpired | Mode::TlsWrongHost | Mode::TlsStall)
     }
 }
 
@@ -174,6 +178,7 @@ impl Hostile {
                     (m.clone(), r.clone(), scope.clone(), acceptor.clone());
                 tokio::spawn(async move {
                     match acceptor {
+                        Some(_) if m == Mode::TlsStall => hold(tcp).await,
                         Some(a) => {
                             if let Ok(tls) = a.accept(tcp).await {
                                 let mut tls = tls;
@@ -381,17 +386,19 @@ type=\"password\"><button>Sign in</button></form></body></html>\n";
 /// `trace`/`batches`, no OTLP `partialSuccess` object.
 const WRONG_SHAPE: &str = r#"{"partialSuccess":42,"status":7,"data":"nope","trace":"x","batches":{"n":1},"items":[1,2,3]}"#;
 
+/// Holds a connection open, reading (and dropping) whatever arrives until the peer gives up.
+async fn hold(mut tcp: TcpStream) {
+    let mut sink = [0u8; 1024];
+    while let Ok(n) = tcp.read(&mut sink).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
 async fn answer(mut tcp: TcpStream, mode: &Mode, req: &Recorded) {
     match mode {
-        Mode::Silent => {
-            // Hold the connection open, reading until the peer gives up.
-            let mut sink = [0u8; 1024];
-            while let Ok(n) = tcp.read(&mut sink).await {
-                if n == 0 {
-                    break;
-                }
-            }
-        }
+        Mode::Silent => hold(tcp).await,
         Mode::Drip => {
             let body = br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
             let h = head("200 OK", "application/json", body.len() * 64, "");
@@ -526,9 +533,25 @@ impl Timed {
 
 /// Runs the binary with `args` (no inherited OTEL_* variables) off the runtime's threads.
 pub async fn timed(args: Vec<String>) -> Timed {
+    let cmd = std::process::Command::new(env!("CARGO_BIN_EXE_otel-canary"));
+    timed_command(cmd, args).await
+}
+
+/// Runs the binary as [`timed`] does, with `/etc/resolv.conf` replaced, for it alone, by
+/// `dns`'s: a private mount namespace (`unshare --mount`, which needs root) with the file
+/// bind-mounted over the real one, so glibc's resolver asks the hung nameserver.
+pub async fn timed_with_dns(dns: &HungDns, args: Vec<String>) -> Timed {
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--mount", "sh", "-c"])
+        .arg(r#"mount --bind "$0" /etc/resolv.conf && exec "$@""#)
+        .arg(&dns.resolv_conf)
+        .arg(env!("CARGO_BIN_EXE_otel-canary"));
+    timed_command(cmd, args).await
+}
+
+async fn timed_command(mut cmd: std::process::Command, args: Vec<String>) -> Timed {
     tokio::task::spawn_blocking(move || {
         use std::os::unix::process::ExitStatusExt;
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_otel-canary"));
         for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("OTEL_")) {
             cmd.env_remove(k);
         }
@@ -546,4 +569,52 @@ pub async fn timed(args: Vec<String>) -> Timed {
     })
     .await
     .expect("join")
+}
+
+/// A nameserver that takes every query and never answers, on port 53 of a loopback address
+/// of its own, with a `resolv.conf` naming it: name lookups that hang for glibc's whole
+/// timeout (5 s per try, 2 tries), as behind a firewall that drops DNS.
+pub struct HungDns {
+    /// A `resolv.conf` whose only nameserver is this one.
+    pub resolv_conf: PathBuf,
+    queries: Arc<std::sync::atomic::AtomicUsize>,
+    _dir: tempfile::TempDir,
+}
+
+impl HungDns {
+    /// Binds `127.0.0.<n>:53` for the first free `n` from 60; port 53 needs root, and the
+    /// tests that use this fail here, loudly, without it.
+    pub fn start() -> HungDns {
+        let socket = (60..250u8)
+            .find_map(|n| {
+                std::net::UdpSocket::bind(("127.0.0.".to_string() + &n.to_string(), 53)).ok()
+            })
+            .expect("bind a loopback UDP port 53 for the hung nameserver (needs root)");
+        let addr = socket.local_addr().unwrap();
+        let queries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = queries.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while socket.recv_from(&mut buf).is_ok() {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let resolv_conf = dir.path().join("resolv.conf");
+        std::fs::write(
+            &resolv_conf,
+            format!("nameserver {}\noptions timeout:5 attempts:2\n", addr.ip()),
+        )
+        .unwrap();
+        HungDns {
+            resolv_conf,
+            queries,
+            _dir: dir,
+        }
+    }
+
+    /// How many queries reached it: a lookup that never asked is not a lookup that hung.
+    pub fn queries(&self) -> usize {
+        self.queries.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
