@@ -47,6 +47,18 @@ fn valid_header_name(name: &str) -> bool {
 
 fn check_header(name: &str, value: &str, input: &str) -> Result<(), ConfigError> {
     if !valid_header_name(name) {
+        if let Some((before, _)) = name.split_once(':') {
+            // `name: value=…` read at its `=`: what follows the colon is the value a person
+            // meant, maybe a credential, so only the part before it is quoted.
+            return Err(ConfigError::new(
+                input,
+                format!(
+                    "'{}: …' is not a valid header name: the separator here is '=' \
+                     (name=value), and the text after the ':' is not quoted",
+                    redact_free_text(before)
+                ),
+            ));
+        }
         // The "name" may be most of a mistyped credential (`Authorization: Bearer abc=` read
         // at its `=`): shown in full only when short and without spaces.
         return Err(ConfigError::new(
@@ -241,6 +253,13 @@ mod tests {
             !e.to_string().to_lowercase().contains("t0kenwithpad01"),
             "{e}"
         );
+        // A short curl-form "name" is cut at its colon (found by otel_headers, later run).
+        let e = parse_header_list("n:izatiSuk33=yy", "OTEL_EXPORTER_OTLP_HEADERS").unwrap_err();
+        assert!(
+            e.problem.contains("'n: …' is not a valid header name"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("izatiSuk33"), "{e}");
         // The flag takes the curl form whole: its first separator is the `:`.
         let h = parse_header_flag("Authorization: Bearer t0kenWithPad01==", "--header").unwrap();
         assert_eq!(h.name, "authorization");
