@@ -536,7 +536,13 @@ pub fn metrics_url(text: &str) -> Result<Url, String> {
         format!("http://{t}")
     };
     // Errors quote the input with its password and secret query values masked.
-    let shown = crate::redact::redact_url_text(t);
+    let shown = crate::redact::redact_urls_in_text(t);
+    crate::config::otlp::check_one_reading(
+        &full,
+        &shown,
+        &crate::config::Provenance::flag("self-metrics URL"),
+    )
+    .map_err(|e| e.problem)?;
     let mut url = Url::parse(&full).map_err(|e| format!("'{shown}' is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(

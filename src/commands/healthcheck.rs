@@ -49,7 +49,7 @@ pub async fn run(args: &HealthcheckArgs) -> Result<u8, ConfigError> {
 /// Only plain `http://` URLs with a host: `serve` speaks plain HTTP, and a health check that
 /// needs a certificate store is one more way to fail.
 pub fn parse_url(raw: &str) -> Result<Uri, ConfigError> {
-    let shown = crate::redact::redact_url_text(raw);
+    let shown = crate::redact::redact_urls_in_text(raw);
     let bad = |why: &str| ConfigError::new("--url", format!("'{shown}' {why}"));
     if !raw.contains("://") {
         return Err(bad("has no scheme: write http://HOST:PORT/PATH"));

@@ -404,7 +404,7 @@ pub fn resolve_grafana_target(
             &url.source,
             format!(
                 "'{}': give Grafana's base URL without ?query or #fragment",
-                crate::redact::redact_url_text(&url.value)
+                crate::redact::redact_urls_in_text(&url.value)
             ),
         ));
     }

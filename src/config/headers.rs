@@ -38,7 +38,8 @@ impl Header {
     }
 }
 
-fn valid_header_name(name: &str) -> bool {
+/// Whether `name` is an HTTP header name (a token).
+pub fn valid_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
@@ -209,6 +210,16 @@ pub fn redact_header_value(name: &str, value: &str) -> String {
 
 /// Masks anything after `=` or `:` in free text a user typed as a header, used only in
 /// error messages about malformed input (which might be a mistyped secret).
+/// A header name as an error may quote it: whole when valid, else cut as free text (a key
+/// like `x-credential=s3cret` may hold the value a person meant).
+pub fn shown_header_name(name: &str) -> String {
+    if valid_header_name(name) {
+        name.to_string()
+    } else {
+        redact_free_text(name)
+    }
+}
+
 fn redact_free_text(raw: &str) -> String {
     if raw.len() > 12 || raw.contains(' ') {
         let head: String = raw.chars().take(4).collect();

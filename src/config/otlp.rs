@@ -62,7 +62,7 @@ impl FromStr for Protocol {
             // A value pasted into the wrong setting may be a URL with credentials.
             other => Err(format!(
                 "unknown protocol '{}': expected grpc, http/protobuf or http/json",
-                crate::redact::redact_url_text(other)
+                crate::redact::redact_urls_in_text(other)
             )),
         }
     }
@@ -84,7 +84,7 @@ impl FromStr for Compression {
             "gzip" => Ok(Compression::Gzip),
             other => Err(format!(
                 "unknown compression '{}': expected gzip or none",
-                crate::redact::redact_url_text(other)
+                crate::redact::redact_urls_in_text(other)
             )),
         }
     }
@@ -201,7 +201,9 @@ fn parse_with<T: FromStr<Err = String>>(raw: &str, source: &Provenance) -> Resul
 /// Parses an endpoint URL, insisting on an http(s) scheme and a host.
 pub fn parse_endpoint(raw: &str, source: &Provenance) -> Result<Url, ConfigError> {
     // Errors quote the input with its password and secret query values masked.
-    let shown = crate::redact::redact_url_text(raw);
+    // Word by word, as every configuration error is cleaned: one pass over the whole text
+    // could read a query across a comma and mask the colon a later word's password needs.
+    let shown = crate::redact::redact_urls_in_text(raw);
     if !raw.contains("://") {
         return Err(ConfigError::at(
             source,
@@ -234,7 +236,7 @@ pub fn parse_endpoint(raw: &str, source: &Provenance) -> Result<Url, ConfigError
 /// would be shown, and sent, with the password in it. Quotes, commas and spaces end a word
 /// for that redaction, so they are refused too. These are pasting slips, never a URL anyone
 /// meant.
-fn check_one_reading(raw: &str, shown: &str, source: &Provenance) -> Result<(), ConfigError> {
+pub fn check_one_reading(raw: &str, shown: &str, source: &Provenance) -> Result<(), ConfigError> {
     let text = raw.trim_matches(|c: char| c <= ' ');
     let Some(scheme_end) = text.find("://") else {
         return Ok(());
@@ -644,6 +646,9 @@ mod tests {
             "http://collector:4318/x :envPassw0rd1@h",
             "http://collector:4318/#?token=envPassw0rd1",
             "-ftp:token=envPassw0rd1@h:99/?a=b=http://u:x@h",
+            // One pass over the whole text would mask `token=g,ca:` and with it the colon of
+            // the next word's password (found by otel_env).
+            "http://h/x://q?token=g,ca:&=envPassw0rd1@k",
         ] {
             let e = parse_endpoint(raw, &src).unwrap_err().to_string();
             assert!(!e.contains("envPassw0rd1"), "{e}");

@@ -348,7 +348,19 @@ impl Scenario {
     ) -> Result<Vec<super::headers::Header>, ConfigError> {
         map.iter()
             .map(|(name, v)| {
-                let key = format!("{section}.{name}");
+                // A table key is the header name exactly; an invalid one is quoted cut, in
+                // the location as in the message, since it may hold a credential.
+                let shown = super::headers::shown_header_name(name);
+                let key = format!("{section}.{shown}");
+                if !super::headers::valid_header_name(name) {
+                    return Err(self.error(
+                        v,
+                        &key,
+                        format!(
+                            "'{shown}' is not a valid header name (letters, digits and -_. only)"
+                        ),
+                    ));
+                }
                 let mut h =
                     super::headers::parse_header_flag(&format!("{name}={}", v.get_ref()), &key)
                         .map_err(|e| self.error(v, &key, e.problem))?;
@@ -379,6 +391,21 @@ mod tests {
         for name in built_in_names() {
             Scenario::load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    /// Found by fuzzing (scenario_toml): a header table key holding `=` put the text after
+    /// it, maybe the credential, into the error's location.
+    #[test]
+    fn an_invalid_header_key_is_quoted_cut_everywhere() {
+        let text = "[export]\nheaders = { \"x-credential=s3cretValue77\" = \"t0\" }\n";
+        let sc = Scenario::parse("s.toml", text.into()).unwrap();
+        let e = sc.export_headers().unwrap_err();
+        assert!(!e.to_string().contains("s3cretValue77"), "{e}");
+        assert!(
+            e.input.starts_with("s.toml:2: key 'export.headers.x-cr…"),
+            "{e}"
+        );
+        assert!(e.problem.contains("not a valid header name"), "{e}");
     }
 
     #[test]

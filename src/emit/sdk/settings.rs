@@ -177,7 +177,7 @@ fn grpc_scheme(raw: &str, env: &EnvSnapshot, s: Signal, notes: &mut Vec<String>)
     };
     notes.push(format!(
         "the gRPC endpoint '{}' has no scheme: the SDK uses {scheme}:// ({why})",
-        crate::redact::redact_url_text(raw)
+        crate::redact::redact_urls_in_text(raw)
     ));
     format!("{scheme}://{raw}")
 }
